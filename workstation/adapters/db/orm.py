@@ -1,0 +1,320 @@
+"""The typed ORM (SQLAlchemy 2): every table the workstation keeps. Schema changes go through Alembic."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from workstation.adapters.db.types import UtcDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class FhirPayload(Base):
+    """A bundle exactly as received (verbatim bytes), stored once per distinct content."""
+
+    __tablename__ = "fhir_payload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(Integer)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)  # over the storage limit: head kept
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Patient(Base):
+    """患者, keyed by ID number when one is given, else by the source's resource id."""
+
+    __tablename__ = "patient"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_key: Mapped[str] = mapped_column(String(512), unique=True)
+    fhir_id: Mapped[str | None] = mapped_column(String(128))
+    identifier_system: Mapped[str | None] = mapped_column(String(256))
+    identifier_value: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(256))
+    gender: Mapped[str | None] = mapped_column(String(16))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    birth_date_raw: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(512))
+    weight_kg: Mapped[str | None] = mapped_column(String(32))  # decimal text: exact, backend-neutral
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    related_persons: Mapped[list[RelatedPerson]] = relationship(back_populates="patient")
+    diagnoses: Mapped[list[Diagnosis]] = relationship(back_populates="patient")
+
+
+class RelatedPerson(Base):
+    """Guardians (监护人) and other related persons of a patient, as each bundle described them."""
+
+    __tablename__ = "related_person"
+    __table_args__ = (UniqueConstraint("patient_id", "content_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    content_key: Mapped[str] = mapped_column(String(64))
+    fhir_id: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(256))
+    relationship_codes: Mapped[str] = mapped_column(Text)  # JSON array
+    is_guardian: Mapped[bool] = mapped_column(Boolean)
+    phone: Mapped[str | None] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="related_persons")
+
+
+class Diagnosis(Base):
+    """The patient's diagnosis history with its source document and institution (实体医疗机构诊断)."""
+
+    __tablename__ = "diagnosis"
+    __table_args__ = (UniqueConstraint("patient_id", "content_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    content_key: Mapped[str] = mapped_column(String(64))
+    fhir_id: Mapped[str | None] = mapped_column(String(128))
+    code_system: Mapped[str | None] = mapped_column(String(256))
+    code: Mapped[str | None] = mapped_column(String(64))
+    display: Mapped[str | None] = mapped_column(String(512))
+    verification_status: Mapped[str | None] = mapped_column(String(32))
+    clinical_status: Mapped[str | None] = mapped_column(String(32))
+    recorded_date: Mapped[str | None] = mapped_column(String(32))
+    source_document_type: Mapped[str | None] = mapped_column(String(64))
+    institution: Mapped[str | None] = mapped_column(String(256))
+    confirmed: Mapped[bool] = mapped_column(Boolean)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="diagnoses")
+
+
+class Allergy(Base):
+    """Recorded allergies (过敏史) of a patient."""
+
+    __tablename__ = "allergy"
+    __table_args__ = (UniqueConstraint("patient_id", "content_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    content_key: Mapped[str] = mapped_column(String(64))
+    fhir_id: Mapped[str | None] = mapped_column(String(128))
+    substance: Mapped[str] = mapped_column(String(512))
+    codings: Mapped[str] = mapped_column(Text)  # JSON array of {system, code, display}
+    criticality: Mapped[str | None] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Prescriber(Base):
+    """开方医师 (or whatever else stood as requester), keyed by licence number when there is one."""
+
+    __tablename__ = "prescriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prescriber_key: Mapped[str] = mapped_column(String(512), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    licence: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    practice_start: Mapped[date | None] = mapped_column(Date)
+    real_name_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    specialties: Mapped[str] = mapped_column(Text, default="[]")  # JSON array
+    organization: Mapped[str | None] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Prescription(Base):
+    """One version of one prescription (处方). A changed resubmission is a new version."""
+
+    __tablename__ = "prescription"
+    __table_args__ = (
+        UniqueConstraint("number", "version"),
+        Index("ix_prescription_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))  # received | superseded (later: approved, rejected, …)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    authored_on: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    prescriber_id: Mapped[int] = mapped_column(ForeignKey("prescriber.id"))
+    payload_id: Mapped[int] = mapped_column(ForeignKey("fhir_payload.id"))
+    source: Mapped[str] = mapped_column(String(1024))
+    is_follow_up: Mapped[bool | None] = mapped_column(Boolean)
+    snapshot: Mapped[str] = mapped_column(Text)  # the immutable PrescriptionSnapshot as JSON
+    intake_notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON array
+    superseded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    items: Mapped[list[PrescriptionItem]] = relationship(
+        back_populates="prescription", order_by="PrescriptionItem.position"
+    )
+    patient: Mapped[Patient] = relationship()
+    prescriber: Mapped[Prescriber] = relationship()
+
+
+class PrescriptionItem(Base):
+    """药品条目: one MedicationRequest of a prescription version, kept verbatim beside its facts."""
+
+    __tablename__ = "prescription_item"
+    __table_args__ = (UniqueConstraint("prescription_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescription.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    fhir_id: Mapped[str] = mapped_column(String(128))
+    drug_name: Mapped[str] = mapped_column(String(512))
+    drug_codings: Mapped[str] = mapped_column(Text)  # JSON array
+    ingredients: Mapped[str] = mapped_column(Text, default="[]")  # JSON array of names
+    dosage_text: Mapped[str | None] = mapped_column(String(1024))
+    dose_value: Mapped[str | None] = mapped_column(String(32))
+    dose_unit: Mapped[str | None] = mapped_column(String(32))
+    timing_code: Mapped[str | None] = mapped_column(String(16))
+    route: Mapped[str | None] = mapped_column(String(64))
+    quantity_value: Mapped[str | None] = mapped_column(String(32))
+    quantity_unit: Mapped[str | None] = mapped_column(String(32))
+    supply_days: Mapped[str | None] = mapped_column(String(32))
+    course_of_therapy: Mapped[str | None] = mapped_column(String(32))
+    resource_json: Mapped[str] = mapped_column(Text)
+
+    prescription: Mapped[Prescription] = relationship(back_populates="items")
+
+
+class DispenseRecord(Base):
+    """A MedicationDispense reported for an item (used to find 先药后方)."""
+
+    __tablename__ = "dispense_record"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescription.id"), index=True)
+    item_fhir_id: Mapped[str] = mapped_column(String(128))
+    fhir_id: Mapped[str | None] = mapped_column(String(128))
+    when_prepared: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    when_handed_over: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IntakeLog(Base):
+    """One line per bundle that reached intake, whatever became of it."""
+
+    __tablename__ = "intake_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # stored | partial | duplicate | quarantined
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    new_versions: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class Quarantine(Base):
+    """Input intake refused, with the reason and the bytes, until a person resolves it."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    payload_id: Mapped[int] = mapped_column(ForeignKey("fhir_payload.id"))
+    prescription_number: Mapped[str | None] = mapped_column(String(128))
+    resource_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON array
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class FormularyVersion(Base):
+    """One import of the pharmacy formulary (药品目录); exactly one version is active."""
+
+    __tablename__ = "formulary_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+    entries: Mapped[list[FormularyEntry]] = relationship(back_populates="version")
+
+
+class FormularyEntry(Base):
+    """A drug of one formulary version, with the facts the rules use."""
+
+    __tablename__ = "formulary_entry"
+    __table_args__ = (UniqueConstraint("version_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("formulary_version.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name_zh: Mapped[str] = mapped_column(String(256))
+    name_en: Mapped[str | None] = mapped_column(String(256))
+    generic_zh: Mapped[str | None] = mapped_column(String(256))
+    generic_en: Mapped[str | None] = mapped_column(String(256))
+    atc: Mapped[str | None] = mapped_column(String(16))
+    dosage_form: Mapped[str | None] = mapped_column(String(64))
+    strength: Mapped[str | None] = mapped_column(String(64))
+    special_category: Mapped[str | None] = mapped_column(String(32))
+    max_daily_dose_mg: Mapped[str | None] = mapped_column(String(32))
+    skin_test_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    ingredients_zh: Mapped[str] = mapped_column(Text, default="[]")
+    ingredients_en: Mapped[str] = mapped_column(Text, default="[]")
+
+    version: Mapped[FormularyVersion] = relationship(back_populates="entries")
+
+
+class IntakeCursor(Base):
+    """Where an HTTP source was last read up to; advanced only after a page is stored."""
+
+    __tablename__ = "intake_cursor"
+
+    source: Mapped[str] = mapped_column(String(512), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AuditEvent(Base):
+    """The append-only audit trail (审计追踪): each row chained to the one before by SHA-256."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(512))
+    details: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # a row has one successor only
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

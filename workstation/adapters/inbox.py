@@ -1,0 +1,76 @@
+"""The folder inbox: every ``*.json`` dropped in is ingested, then moved to processed/ or rejected/.
+
+A file is moved only after its intake has committed, so a crash leaves it in the inbox to be read
+again (intake is idempotent). A partly quarantined bundle goes to processed/ with a reason file;
+a wholly refused one to rejected/ with a reason file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from workstation.services.intake import IntakeReport
+
+# A file younger than this may still be being written by whoever drops it.
+SETTLE_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class InboxOutcome:
+    path: Path
+    moved_to: Path | None
+    report: IntakeReport | None
+    error: str | None = None
+
+
+def pending_files(inbox: Path, *, settle: float = SETTLE_SECONDS) -> Iterator[Path]:
+    now = time.time()
+    for path in sorted(inbox.glob("*.json")):
+        if path.is_file() and now - path.stat().st_mtime >= settle:
+            yield path
+
+
+def process_inbox(
+    inbox: Path,
+    ingest: Callable[[bytes, str], IntakeReport],
+    *,
+    settle: float = SETTLE_SECONDS,
+    on_outcome: Callable[[InboxOutcome], None] | None = None,
+) -> list[InboxOutcome]:
+    """Ingest every settled ``*.json`` in ``inbox`` once."""
+    for sub in ("processed", "rejected"):
+        (inbox / sub).mkdir(parents=True, exist_ok=True)
+    outcomes = []
+    for path in pending_files(inbox, settle=settle):
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            outcome = InboxOutcome(path, None, None, f"cannot read: {exc}")
+        else:
+            report = ingest(raw, f"inbox:{path.name}")
+            outcome = InboxOutcome(path, _file_away(inbox, path, report), report)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+    return outcomes
+
+
+def _file_away(inbox: Path, path: Path, report: IntakeReport) -> Path:
+    folder = inbox / ("rejected" if report.outcome == "quarantined" else "processed")
+    target = folder / path.name
+    if target.exists():
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        target = folder / f"{path.stem}.{stamp}{path.suffix}"
+    if report.quarantined:
+        reason = target.with_name(target.name + ".reason.txt")
+        lines = [f"{q.number or '(整个文件 / whole file)'}: {q.reason}  [quarantine #{q.quarantine_id}]" for q in report.quarantined]
+        tmp = reason.with_name(reason.name + ".tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, reason)
+    os.replace(path, target)
+    return target

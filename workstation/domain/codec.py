@@ -1,0 +1,67 @@
+"""JSON encoding of the frozen snapshots, exact both ways (Decimal as text, dates as ISO 8601)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from functools import cache
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(cls: type[T], text: str) -> T:
+    return typing.cast(T, _decode(cls, json.loads(text)))
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(inner[0], value)
+    if origin is tuple:
+        (inner, *_rest) = typing.get_args(tp)
+        return tuple(_decode(inner, v) for v in value)
+    if dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        return tp(**{f.name: _decode(hints[f.name], value.get(f.name)) for f in dataclasses.fields(tp)})
+    if isinstance(tp, type):
+        if issubclass(tp, Enum):
+            return tp(value)
+        if tp is datetime:
+            return datetime.fromisoformat(value)
+        if tp is date:
+            return date.fromisoformat(value)
+        if tp is Decimal:
+            return Decimal(value)
+    return value
