@@ -139,7 +139,7 @@ def validate_resource(resource: Mapping[str, Any]) -> str | None:
         return _validation_cache[key]
     try:
         model = get_fhir_model_class(rtype)
-    except KeyError:
+    except (KeyError, ValueError):
         error: str | None = f"unknown resourceType {rtype!r}"
     else:
         try:
