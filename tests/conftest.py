@@ -24,8 +24,6 @@ from workstation.adapters.db.engine import make_engine
 from workstation.bootstrap import Workstation, open_workstation
 from workstation.settings import Settings, load_settings
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN = URL.create("postgresql+psycopg", username="postgres", host="127.0.0.1", port=5432, database="postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -151,10 +149,3 @@ def sqlite_ws(tmp_path: Path, sqlite_template: Path) -> Iterator[Workstation]:
     finally:
         workstation.close()
 
-
-def example_paths() -> list[Path]:
-    return sorted((SHARED / "examples").glob("ex-*.json"))
-
-
-def external_paths() -> list[Path]:
-    return sorted((SHARED / "external" / "synthea-r4").glob("*.json"))

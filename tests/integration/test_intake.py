@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import example_paths, external_paths
+from tests.support import example_paths, external_paths
 from workstation.adapters.db import orm
 from workstation.bootstrap import Workstation
 from workstation.domain import codec
@@ -279,11 +279,11 @@ def test_a_database_failure_mid_bundle_leaves_nothing_half_stored(ws: Workstatio
     original = intake_module._Writer._prescription
     calls = {"n": 0}
 
-    def failing(self: Any, snap: Any, payload: Any, source: str) -> Any:
+    def failing(self: Any, snap: Any, *args: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-        return original(self, snap, payload, source)
+        return original(self, snap, *args)
 
     monkeypatch.setattr(intake_module._Writer, "_prescription", failing)
     two = _load("ex-clean-htn.json")
@@ -297,7 +297,7 @@ def test_a_database_failure_mid_bundle_leaves_nothing_half_stored(ws: Workstatio
 def test_a_bug_while_storing_quarantines_the_whole_bundle(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
     from workstation.services import intake as intake_module
 
-    def broken(self: Any, snap: Any, payload: Any, source: str) -> Any:
+    def broken(self: Any, snap: Any, *args: Any) -> Any:
         raise KeyError("unexpected")
 
     monkeypatch.setattr(intake_module._Writer, "_prescription", broken)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from tests.conftest import example_paths
+from tests.support import example_paths
 from workstation.adapters.db import orm
 from workstation.bootstrap import Workstation
 from workstation.domain import codec

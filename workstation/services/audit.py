@@ -16,6 +16,8 @@ from workstation.domain.audit import GENESIS, AuditRecord, ChainBreak, canonical
 
 # Any constant will do: it only has to be the same in every process that appends.
 _PG_AUDIT_LOCK = 0x52585753
+_TAIL = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_APPEND = AuditEvent.__table__.insert()
 
 
 def record(
@@ -26,7 +28,7 @@ def record(
     subject: str,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> AuditEvent:
+) -> AuditRecord:
     """Append one event inside the caller's transaction; it commits (or not) with the caller's work."""
     session = uow.session
     tx = session.get_transaction()
@@ -34,16 +36,16 @@ def record(
     if tail is None or tail[0] is not tx:
         if uow.dialect == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-        last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        last = session.execute(_TAIL).first()
         tail = (tx, last[0], last[1]) if last else (tx, 0, GENESIS)
     _, seq, prev = tail
     rec = AuditRecord(seq=seq + 1, at=at or utcnow(), actor=actor, action=action, subject=subject,
                       details=canonical_details(details or {}))
-    row = AuditEvent(seq=rec.seq, at=rec.at, actor=rec.actor, action=rec.action, subject=rec.subject,
-                     details=rec.details, prev_hash=prev, hash=chain_hash(prev, rec))
-    session.add(row)
-    session.info["audit_tail"] = (tx, rec.seq, row.hash)
-    return row
+    digest = chain_hash(prev, rec)
+    session.connection().execute(_APPEND, dict(seq=rec.seq, at=rec.at, actor=rec.actor, action=rec.action,
+                                               subject=rec.subject, details=rec.details, prev_hash=prev, hash=digest))
+    session.info["audit_tail"] = (tx, rec.seq, digest)
+    return rec
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ class Patient(Base):
 
     related_persons: Mapped[list[RelatedPerson]] = relationship(back_populates="patient")
     diagnoses: Mapped[list[Diagnosis]] = relationship(back_populates="patient")
+    allergies: Mapped[list[Allergy]] = relationship(back_populates="patient")
 
 
 class RelatedPerson(Base):
@@ -129,6 +130,8 @@ class Allergy(Base):
     criticality: Mapped[str | None] = mapped_column(String(32))
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
+    patient: Mapped[Patient] = relationship(back_populates="allergies")
+
 
 class Prescriber(Base):
     """开方医师 (or whatever else stood as requester), keyed by licence number when there is one."""
@@ -177,6 +180,8 @@ class Prescription(Base):
     )
     patient: Mapped[Patient] = relationship()
     prescriber: Mapped[Prescriber] = relationship()
+    payload: Mapped[FhirPayload] = relationship()
+    dispenses: Mapped[list[DispenseRecord]] = relationship()
 
 
 class PrescriptionItem(Base):
@@ -251,6 +256,8 @@ class Quarantine(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
+
+    payload: Mapped[FhirPayload] = relationship()
 
 
 class FormularyVersion(Base):

@@ -1,0 +1,103 @@
+"""The composition root: builds the engine, units of work and services from the settings.
+
+Nothing here runs at import time; ``open_workstation`` is called by the CLI (and later the UI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from workstation.adapters import secrets
+from workstation.adapters.db import migrate
+from workstation.adapters.db.engine import make_engine
+from workstation.adapters.db.uow import UnitOfWork, session_factory
+from workstation.domain.errors import DomainError
+from workstation.domain.special_drugs import SpecialDrugList
+from workstation.services import regulatory
+from workstation.services.intake import IntakeService
+from workstation.settings import Settings
+
+
+class DatabaseUnavailable(DomainError):
+    """The database cannot be reached or used; the message says what to check."""
+
+
+class SchemaOutdated(DomainError):
+    """The database schema is older than this version of the workstation."""
+
+
+@dataclass
+class Workstation:
+    """Everything a command or a window needs, wired once."""
+
+    settings: Settings
+    engine: Engine
+    _factory: object = field(repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._factory = session_factory(self.engine)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self._factory)  # type: ignore[arg-type]
+
+    @cached_property
+    def intake(self) -> IntakeService:
+        return IntakeService(self.uow, max_bundle_bytes=self.settings.max_bundle_bytes)
+
+    @cached_property
+    def special_drugs(self) -> SpecialDrugList:
+        return regulatory.load_special_drugs(self.settings)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def database_password(settings: Settings) -> str | None:
+    """The PostgreSQL password from the OS keyring (None for SQLite or when none is stored)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return None
+    return secrets.get_secret(secrets.database_secret_name(url.username, url.host, url.port, url.database))
+
+
+def open_workstation(settings: Settings, *, upgrade: bool = True) -> Workstation:
+    """Connect, and bring the schema up to date (or refuse to run on an old one when ``upgrade`` is False)."""
+    if settings.is_sqlite:
+        db_path = make_url(settings.database_url).database
+        if db_path and db_path != ":memory:":
+            from pathlib import Path
+
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url, password=database_password(settings))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        engine.dispose()
+        raise DatabaseUnavailable(_explain(settings, exc)) from None
+    if upgrade:
+        migrate.upgrade(engine)
+    else:
+        current, head = migrate.current_revision(engine), migrate.head_revision()
+        if current != head:
+            engine.dispose()
+            raise SchemaOutdated(f"database schema is at {current or 'nothing'}, this workstation needs {head}: run `rxws db upgrade`")
+    return Workstation(settings, engine)
+
+
+def _explain(settings: Settings, exc: OperationalError) -> str:
+    url = make_url(settings.database_url)
+    safe = url.render_as_string(hide_password=True)
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    hint = ""
+    if url.get_backend_name() == "postgresql":
+        if "password" in detail.lower() or "authentication" in detail.lower():
+            hint = " — store the password in the OS keyring with `rxws db set-password`"
+        else:
+            hint = " — is the PostgreSQL server running and reachable from this machine?"
+    return f"无法连接数据库 / cannot open the database {safe}: {detail}{hint}"

@@ -1,0 +1,422 @@
+"""`rxws` — the command line of the prescription-review workstation (处方审核工作站).
+
+Exit status: 0 done; 1 done, but some input was quarantined or refused; 2 a usage or settings
+error; 3 the database or a server could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from workstation import __version__
+from workstation.domain.errors import DomainError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+_EPILOG = """\
+Where it keeps its state (override for tests or a second instance):
+  RXWS_DATABASE_URL   database, e.g. postgresql://rxws@dbhost/rxws (default: SQLite in the data folder)
+  RXWS_DATA_DIR       data folder (default: the platform's, e.g. ~/.local/share/rxws; XDG_DATA_HOME applies)
+  RXWS_CONFIG_DIR     folder of settings.toml (default: e.g. ~/.config/rxws; XDG_CONFIG_HOME applies)
+Passwords and tokens are never read from files or variables: `rxws db set-password` and
+`rxws pull --set-token` put them in the OS keyring.
+Exit status: 0 ok, 1 some input quarantined or refused, 2 usage/settings error, 3 database or server unreachable.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rxws",
+        description="处方审核工作站 — prescription-review workstation for internet-hospital pharmacies.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"rxws {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens in detail")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("start", help="start the workstation (the default): upgrade the database, load demo data on "
+                                     "first start, take in the inbox, show the review queue")
+    s.add_argument("--no-demo", action="store_true", help="do not load the demo data even on an empty database")
+
+    s = sub.add_parser("ingest", help="take in FHIR bundle files or folders now and report file by file")
+    s.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a bundle file, or a folder (all *.json below it)")
+
+    s = sub.add_parser("inbox", help="take in the inbox folder (files move to processed/ or rejected/)")
+    s.add_argument("--watch", type=float, metavar="SECONDS", help="keep watching, checking every SECONDS")
+
+    s = sub.add_parser("pull", help="fetch new prescriptions from the internet hospital's FHIR server")
+    s.add_argument("--set-token", action="store_true", help="store the server's bearer token in the OS keyring (asked on the terminal)")
+
+    sub.add_parser("queue", help="list prescriptions waiting for review")
+
+    s = sub.add_parser("quarantine", help="input that was refused, with the reasons")
+    s.add_argument("action", choices=["list"])
+
+    s = sub.add_parser("formulary", help="the pharmacy formulary (药品目录)")
+    fs = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    fi = fs.add_parser("import", help="validate and load a formulary CSV as the new active version")
+    fi.add_argument("csv", type=Path, metavar="CSV")
+    fs.add_parser("list", help="list the imported versions")
+
+    s = sub.add_parser("special-drugs", help="the regulatory special-drug lists (特殊管理药品目录)")
+    ss = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    si = ss.add_parser("import", help="validate and install a newer list (replaces the one shipped)")
+    si.add_argument("csv", type=Path, metavar="CSV")
+    ss.add_parser("show", help="say which list is in force and what it holds")
+
+    s = sub.add_parser("audit", help="the tamper-evident audit trail")
+    s.add_argument("action", choices=["verify"], help="walk the hash chain and name the first broken row")
+
+    s = sub.add_parser("db", help="the database")
+    ds = s.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ds.add_parser("upgrade", help="bring the schema to this version (also done on every start)")
+    ds.add_parser("current", help="print the database location and schema revision")
+    ds.add_parser("set-password", help="store the PostgreSQL password in the OS keyring (asked on the terminal)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = args.command or "start"
+    out = sys.stdout
+    try:
+        return _COMMANDS[command](args, out)
+    except DomainError as exc:
+        from workstation.adapters.fhir_pull import FhirServerError
+        from workstation.bootstrap import DatabaseUnavailable
+
+        print(f"rxws: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE if isinstance(exc, (DatabaseUnavailable, FhirServerError)) else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("rxws: interrupted", file=sys.stderr)
+        return 130
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from workstation.settings import load_settings
+
+    return load_settings()
+
+
+def _open(upgrade: bool = True):  # type: ignore[no-untyped-def]
+    from workstation.bootstrap import open_workstation
+
+    return open_workstation(_settings(), upgrade=upgrade)
+
+
+def _bundle_files(paths: Sequence[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.json") if p.is_file())
+        else:
+            yield path
+
+
+def _print_report(out: TextIO, name: str, report) -> None:  # type: ignore[no-untyped-def]
+    for p in report.prescriptions:
+        verb = {"new": "已接收 stored", "new_version": "新版本 new version", "duplicate": "重复 duplicate"}[p.outcome]
+        line = f"{name}: {verb} {p.number} v{p.version}"
+        if p.notes and p.outcome != "duplicate":
+            line += f"  (待核实 to check: {'; '.join(p.notes)})"
+        print(line, file=out)
+    for q in report.quarantined:
+        print(f"{name}: 已隔离 quarantined {q.number or '(整个文件 whole file)'} — {q.reason}", file=out)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.adapters.inbox import process_inbox
+    from workstation.services import demo, queue
+
+    ws = _open()
+    try:
+        settings = ws.settings
+        print(f"处方审核工作站 rxws {__version__} — database: {_safe_url(settings.database_url)}", file=out)
+        if settings.demo_mode and not args.no_demo:
+            loaded = demo.load_demo(ws.uow, ws.intake)
+            if loaded is not None:
+                stored = sum(len(r.stored) for r in loaded.reports)
+                print(f"演示数据已载入 demo data loaded: {loaded.formulary_entries} formulary entries, "
+                      f"{stored} prescriptions from {len(loaded.reports)} bundles", file=out)
+        settings.inbox_dir.mkdir(parents=True, exist_ok=True)
+        outcomes = process_inbox(settings.inbox_dir, ws.intake.ingest)
+        for o in outcomes:
+            if o.report is not None:
+                _print_report(out, o.path.name, o.report)
+        _print_queue(ws, out)
+        print(f"收件箱 inbox: {settings.inbox_dir}", file=out)
+        return EXIT_OK
+    finally:
+        ws.close()
+
+
+def _print_queue(ws, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+    from workstation.services import queue
+
+    rows = queue.pending(ws.uow())
+    total = queue.pending_count(ws.uow())
+    print(f"待审处方 prescriptions waiting for review: {total}", file=out)
+    if rows:
+        print(f"{'处方号 number':<26} {'版本':>4}  {'患者 patient':<14} {'开方 prescriber':<14} drugs", file=out)
+    for r in rows:
+        drugs = "、".join(r.drugs)
+        flag = "  ⚠ " + str(len(r.intake_notes)) if r.intake_notes else ""
+        print(f"{r.number:<26} v{r.version:<3}  {(r.patient_name or '?'):<14} {(r.prescriber_name or '?'):<14} {drugs}{flag}", file=out)
+    if total > len(rows):
+        print(f"… and {total - len(rows)} more", file=out)
+
+
+def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    ws = _open()
+    status = EXIT_OK
+    try:
+        files = list(_bundle_files(args.paths))
+        if not files:
+            print("rxws: no *.json files found in the given paths", file=sys.stderr)
+            return EXIT_USAGE
+        for path in files:
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                print(f"{path}: 无法读取 cannot read — {exc.strerror or exc}", file=out)
+                status = EXIT_PARTIAL
+                continue
+            report = ws.intake.ingest(raw, f"file:{path}")
+            _print_report(out, str(path), report)
+            if report.quarantined:
+                status = EXIT_PARTIAL
+        return status
+    finally:
+        ws.close()
+
+
+def cmd_inbox(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.adapters.inbox import process_inbox
+
+    ws = _open()
+    try:
+        inbox = ws.settings.inbox_dir
+        inbox.mkdir(parents=True, exist_ok=True)
+        print(f"收件箱 inbox: {inbox}", file=out)
+        status = EXIT_OK
+
+        def show(o) -> None:  # type: ignore[no-untyped-def]
+            nonlocal status
+            if o.report is not None:
+                _print_report(out, o.path.name, o.report)
+                if o.report.quarantined:
+                    status = EXIT_PARTIAL
+            else:
+                print(f"{o.path.name}: {o.error}", file=out)
+                status = EXIT_PARTIAL
+            out.flush()
+
+        while True:
+            process_inbox(inbox, ws.intake.ingest, on_outcome=show)
+            if args.watch is None:
+                return status
+            time.sleep(max(args.watch, 0.2))
+    finally:
+        ws.close()
+
+
+def cmd_pull(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.adapters import secrets
+    from workstation.services import pull
+
+    settings = _settings()
+    if args.set_token:
+        token = getpass.getpass("FHIR server bearer token: ")
+        secrets.set_secret(settings.fhir_server.token_name, token)
+        print("令牌已存入系统密钥环 token stored in the OS keyring", file=out)
+        return EXIT_OK
+    ws = _open()
+    try:
+        result = pull.pull(ws, on_page=lambda name, report: _print_report(out, name, report))
+        print(f"拉取完成 pull done: {result.pages} pages, {result.stored} stored, {result.duplicates} duplicates, "
+              f"{result.quarantined} quarantined; cursor {result.cursor or '(none)'}", file=out)
+        return EXIT_PARTIAL if result.quarantined else EXIT_OK
+    finally:
+        ws.close()
+
+
+def cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
+    ws = _open()
+    try:
+        _print_queue(ws, out)
+        return EXIT_OK
+    finally:
+        ws.close()
+
+
+def cmd_quarantine(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.services import queue
+
+    ws = _open()
+    try:
+        rows = queue.open_quarantine(ws.uow())
+        print(f"隔离区 quarantine (open): {len(rows)}", file=out)
+        for r in rows:
+            print(f"#{r.quarantine_id} {r.at:%Y-%m-%d %H:%M} {r.source} {r.prescription_number or '(whole file)'}: {r.reason}", file=out)
+        return EXIT_OK
+    finally:
+        ws.close()
+
+
+def cmd_formulary(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.domain.formulary import FormularyImportError
+    from workstation.services import formulary
+
+    ws = _open()
+    try:
+        if args.action == "list":
+            for v in formulary.versions(ws.uow()):
+                mark = "*" if v.active else " "
+                print(f"{mark} v{v.version_id} {v.imported_at} {v.entries:>5} entries  {v.source}  by {v.imported_by}", file=out)
+            return EXIT_OK
+        try:
+            data = args.csv.read_bytes()
+        except OSError as exc:
+            print(f"rxws: cannot read {args.csv}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            result = formulary.import_formulary(ws.uow(), data, str(args.csv), actor=_actor())
+        except FormularyImportError as exc:
+            print(f"{args.csv}: 药品目录未导入 formulary NOT imported — {len(exc.errors)} error(s):", file=out)
+            for e in exc.errors:
+                print(f"  {e}", file=out)
+            return EXIT_PARTIAL
+        if result.unchanged:
+            print(f"{args.csv}: 与当前目录相同 identical to the active version v{result.version_id}; nothing changed", file=out)
+        else:
+            print(f"{args.csv}: 已导入 imported {result.entries} entries as version v{result.version_id} (now active)", file=out)
+        return EXIT_OK
+    finally:
+        ws.close()
+
+
+def cmd_special_drugs(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.domain.special_drugs import SpecialDrugListError
+    from workstation.services import regulatory
+
+    ws = _open()
+    try:
+        if args.action == "show":
+            lst = regulatory.load_special_drugs(ws.settings)
+            print(f"特殊管理药品目录 in force: {lst.source} (sha256 {lst.sha256[:16]}…), {len(lst.entries)} entries", file=out)
+            for cat in lst.categories():
+                print(f"  {cat:<24} {len(lst.by_category(cat)):>4}", file=out)
+            return EXIT_OK
+        try:
+            data = args.csv.read_bytes()
+        except OSError as exc:
+            print(f"rxws: cannot read {args.csv}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            new = regulatory.import_special_drugs(ws.settings, ws.uow(), data, str(args.csv), actor=_actor())
+        except SpecialDrugListError as exc:
+            print(f"{args.csv}: 目录未安装 list NOT installed — {exc}", file=out)
+            return EXIT_PARTIAL
+        print(f"{args.csv}: 已安装 installed, {len(new.entries)} entries, in force from the next start", file=out)
+        return EXIT_OK
+    finally:
+        ws.close()
+
+
+def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.services import audit
+
+    ws = _open()
+    try:
+        result = audit.verify(ws.uow())
+        if result.broken is None:
+            print(f"审计链完整 audit chain intact: {result.checked} events verified", file=out)
+            return EXIT_OK
+        b = result.broken
+        print(f"审计链断裂 audit chain BROKEN at event #{b.seq} (row id {b.row_id}): {b.reason}; "
+              f"{result.checked} events before it verified", file=out)
+        return EXIT_PARTIAL
+    finally:
+        ws.close()
+
+
+def cmd_db(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.adapters import secrets
+    from workstation.adapters.db import migrate
+
+    settings = _settings()
+    if args.action == "set-password":
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite":
+            print("rxws: the embedded SQLite database has no password", file=sys.stderr)
+            return EXIT_USAGE
+        # From a terminal it is asked without echo; from a pipe (automation) it is the first line of stdin.
+        prompt = f"Password for {url.username}@{url.host}: "
+        password = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        secrets.set_secret(secrets.database_secret_name(url.username, url.host, url.port, url.database), password)
+        print("密码已存入系统密钥环 password stored in the OS keyring", file=out)
+        return EXIT_OK
+    if args.action == "upgrade":
+        from workstation.adapters.db.engine import make_engine
+        from workstation.bootstrap import database_password
+
+        engine = make_engine(settings.database_url, password=database_password(settings))
+        try:
+            before, after = migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        print(f"{_safe_url(settings.database_url)}: schema {before or '(empty)'} → {after}", file=out)
+        return EXIT_OK
+    ws = _open(upgrade=False)
+    try:
+        print(f"{_safe_url(settings.database_url)}: schema {migrate.current_revision(ws.engine)}", file=out)
+        return EXIT_OK
+    finally:
+        ws.close()
+
+
+def _actor() -> str:
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "os:unknown"
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "start": cmd_start,
+    "ingest": cmd_ingest,
+    "inbox": cmd_inbox,
+    "pull": cmd_pull,
+    "queue": cmd_queue,
+    "quarantine": cmd_quarantine,
+    "formulary": cmd_formulary,
+    "special-drugs": cmd_special_drugs,
+    "audit": cmd_audit,
+    "db": cmd_db,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
