@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import logging
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -99,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rxws: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rxws queue | head`: the reader left; that is not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — keep Python's exit-time flush quiet
+        return EXIT_OK
 
 
 # --------------------------------------------------------------------------- helpers
@@ -146,14 +151,14 @@ def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
     try:
         settings = ws.settings
         print(f"处方审核工作站 rxws {__version__} — database: {_safe_url(settings.database_url)}", file=out)
-        if settings.demo_mode and not args.no_demo:
+        if settings.demo_mode and not getattr(args, "no_demo", False):
             loaded = demo.load_demo(ws.uow, ws.intake)
             if loaded is not None:
                 stored = sum(len(r.stored) for r in loaded.reports)
                 print(f"演示数据已载入 demo data loaded: {loaded.formulary_entries} formulary entries, "
                       f"{stored} prescriptions from {len(loaded.reports)} bundles", file=out)
         settings.inbox_dir.mkdir(parents=True, exist_ok=True)
-        outcomes = process_inbox(settings.inbox_dir, ws.intake.ingest)
+        outcomes = process_inbox(settings.inbox_dir, ws.intake.ingest_many)
         for o in outcomes:
             if o.report is not None:
                 _print_report(out, o.path.name, o.report)
@@ -171,11 +176,12 @@ def _print_queue(ws, out: TextIO) -> None:  # type: ignore[no-untyped-def]
     total = queue.pending_count(ws.uow())
     print(f"待审处方 prescriptions waiting for review: {total}", file=out)
     if rows:
-        print(f"{'处方号 number':<26} {'版本':>4}  {'患者 patient':<14} {'开方 prescriber':<14} drugs", file=out)
+        print(f"{_pad('处方号 number', 26)} {_pad('版本', 4)} {_pad('患者 patient', 16)} {_pad('开方 prescriber', 16)} 药品 drugs", file=out)
     for r in rows:
         drugs = "、".join(r.drugs)
-        flag = "  ⚠ " + str(len(r.intake_notes)) if r.intake_notes else ""
-        print(f"{r.number:<26} v{r.version:<3}  {(r.patient_name or '?'):<14} {(r.prescriber_name or '?'):<14} {drugs}{flag}", file=out)
+        flag = f"  (待核实 {len(r.intake_notes)} to check)" if r.intake_notes else ""
+        print(f"{_pad(r.number, 26)} {_pad(f'v{r.version}', 4)} {_pad(r.patient_name or '?', 16)} "
+              f"{_pad(r.prescriber_name or '?', 16)} {drugs}{flag}", file=out)
     if total > len(rows):
         print(f"… and {total - len(rows)} more", file=out)
 
@@ -188,15 +194,22 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
         if not files:
             print("rxws: no *.json files found in the given paths", file=sys.stderr)
             return EXIT_USAGE
-        for path in files:
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                print(f"{path}: 无法读取 cannot read — {exc.strerror or exc}", file=out)
-                status = EXIT_PARTIAL
-                continue
-            report = ws.intake.ingest(raw, f"file:{path}")
-            _print_report(out, str(path), report)
+        readable: list[Path] = []
+
+        def contents() -> Iterator[tuple[bytes, str]]:
+            nonlocal status
+            for path in files:
+                try:
+                    raw = path.read_bytes()
+                except OSError as exc:
+                    print(f"{path}: 无法读取 cannot read — {exc.strerror or exc}", file=out)
+                    status = EXIT_PARTIAL
+                    continue
+                readable.append(path)
+                yield raw, f"file:{path}"
+
+        for index, report in enumerate(ws.intake.ingest_many(contents())):
+            _print_report(out, str(readable[index]), report)
             if report.quarantined:
                 status = EXIT_PARTIAL
         return status
@@ -226,7 +239,7 @@ def cmd_inbox(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         while True:
-            process_inbox(inbox, ws.intake.ingest, on_outcome=show)
+            process_inbox(inbox, ws.intake.ingest_many, on_outcome=show)
             if args.watch is None:
                 return status
             time.sleep(max(args.watch, 0.2))
@@ -389,6 +402,12 @@ def cmd_db(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     finally:
         ws.close()
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal column: CJK characters take two cells."""
+    cells = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - cells, 0)
 
 
 def _actor() -> str:

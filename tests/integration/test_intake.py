@@ -315,7 +315,7 @@ def test_inbox_moves_files_after_intake(ws: Workstation, tmp_path: Path) -> None
     (inbox / "bad.json").write_bytes(b"{oops")
     (inbox / "mixed.json").write_bytes(_bytes(_mixed_bundle()))
     (inbox / "notes.txt").write_text("ignored")
-    outcomes = process_inbox(inbox, ws.intake.ingest, settle=0)
+    outcomes = process_inbox(inbox, ws.intake.ingest_many, settle=0)
     assert sorted(o.path.name for o in outcomes) == ["bad.json", "good.json", "mixed.json"]
     assert (inbox / "processed" / "good.json").exists()
     assert not (inbox / "processed" / "good.json.reason.txt").exists()
@@ -326,7 +326,7 @@ def test_inbox_moves_files_after_intake(ws: Workstation, tmp_path: Path) -> None
     assert (inbox / "notes.txt").exists() and not list(inbox.glob("*.json"))
     # The same file dropped again is a duplicate and does not overwrite the first copy.
     (inbox / "good.json").write_bytes((example_paths()[0].parent / "ex-clean-htn.json").read_bytes())
-    again = process_inbox(inbox, ws.intake.ingest, settle=0)
+    again = process_inbox(inbox, ws.intake.ingest_many, settle=0)
     assert again[0].report is not None and again[0].report.outcome == "duplicate"
     assert len(list((inbox / "processed").glob("good*.json"))) == 2
 
@@ -338,9 +338,71 @@ def test_inbox_leaves_the_file_when_the_database_fails(ws: Workstation, tmp_path
     inbox.mkdir()
     (inbox / "good.json").write_bytes(b"{}")
 
-    def down(raw: bytes, source: str) -> Any:
-        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+    def down(items: Any) -> Any:
+        for _ in items:
+            raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+        yield from ()
 
     with pytest.raises(OperationalError):
         process_inbox(inbox, down, settle=0)
     assert (inbox / "good.json").exists()
+
+
+def test_ingest_many_isolates_each_bundle_in_a_batch(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workstation.services import intake as intake_module
+
+    original = intake_module._Writer._prescription
+
+    def buggy(self: Any, snap: Any, *args: Any) -> Any:
+        if snap.number == "RXEXFIRSTVISIT":
+            raise KeyError("a bug that only this prescription triggers")
+        return original(self, snap, *args)
+
+    monkeypatch.setattr(intake_module._Writer, "_prescription", buggy)
+    items = [(p.read_bytes(), p.name) for p in example_paths()] + [(b"{broken", "broken.json")]
+    reports = list(ws.intake.ingest_many(items, batch_size=3))
+    assert [r.source for r in reports] == [name for _, name in items]
+    outcome = {r.source: r.outcome for r in reports}
+    assert outcome["ex-first-visit.json"] == "quarantined" and outcome["broken.json"] == "quarantined"
+    assert sum(o == "stored" for o in outcome.values()) == len(example_paths()) - 1
+    with ws.uow() as uow:
+        numbers = set(uow.session.scalars(select(orm.Prescription.number)))
+    assert "RXEXFIRSTVISIT" not in numbers and len(numbers) == len(example_paths()) - 1
+    assert audit.verify(ws.uow()).broken is None  # savepoint rollbacks left no hole in the chain
+
+
+def test_ingest_many_loses_only_the_uncommitted_batch_when_the_database_fails(
+    ws: Workstation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workstation.services import intake as intake_module
+
+    original = intake_module._Writer._prescription
+
+    def failing(self: Any, snap: Any, *args: Any) -> Any:
+        if snap.number == "RXEXNARCOTIC":
+            raise OperationalError("INSERT", {}, Exception("disk full"))
+        return original(self, snap, *args)
+
+    monkeypatch.setattr(intake_module._Writer, "_prescription", failing)
+    paths = example_paths()  # ai, child-no-guardian, child-ok, clean-htn | first-visit, narcotic, ...
+    committed = []
+    with pytest.raises(OperationalError):
+        for report in ws.intake.ingest_many([(p.read_bytes(), p.name) for p in paths], batch_size=4):
+            committed.append(report.source)
+    assert committed == [p.name for p in paths[:4]]  # only what was reported is stored
+    assert _count(ws, orm.Prescription) == 4 and _count(ws, orm.IntakeLog) == 4
+
+
+def test_dispense_records_are_kept_for_the_before_prescription_rule(ws: Workstation) -> None:
+    bundle = _load("ex-clean-htn.json")
+    bundle["entry"].append({"fullUrl": "MedicationDispense/md-1", "resource": {
+        "resourceType": "MedicationDispense", "id": "md-1", "status": "completed",
+        "medicationCodeableConcept": {"text": "苯磺酸氨氯地平片"},
+        "authorizingPrescription": [{"reference": "MedicationRequest/mr-ex-clean-htn-0"}],
+        "whenHandedOver": "2026-05-30T10:00:00+08:00"}})
+    assert ws.intake.ingest(_bytes(bundle), "dispensed").outcome == "stored"
+    snap = _snapshot(ws, "RXEXCLEANHTN")
+    assert [(d.item_fhir_id, d.when_handed_over.isoformat()) for d in snap.dispenses if d.when_handed_over] == [
+        ("mr-ex-clean-htn-0", "2026-05-30T10:00:00+08:00")]
+    with ws.uow() as uow:
+        assert uow.session.scalars(select(orm.DispenseRecord.item_fhir_id)).all() == ["mr-ex-clean-htn-0"]

@@ -132,14 +132,15 @@ def floor(bundles: list[bytes], db: Path) -> float:
 
 
 def ours(bundles: list[bytes], folder: Path) -> float:
-    env = {"RXWS_CONFIG_DIR": str(folder / "cfg"), "RXWS_DATA_DIR": str(folder / "data")}
+    env = {"RXWS_CONFIG_DIR": str(folder / "cfg"), "RXWS_DATA_DIR": str(folder / "data"),
+           "RXWS_DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}"}
     ws = open_workstation(load_settings(env))
     try:
         start = time.perf_counter()
-        for i, raw in enumerate(bundles):
-            report = ws.intake.ingest(raw, f"bench:{i}")
+        items = ((raw, f"bench:{i}") for i, raw in enumerate(bundles))
+        for report in ws.intake.ingest_many(items):
             if report.outcome != "stored":
-                raise SystemExit(f"bundle {i} was not stored: {report.quarantined}")
+                raise SystemExit(f"{report.source} was not stored: {report.quarantined}")
         return time.perf_counter() - start
     finally:
         ws.close()
@@ -154,13 +155,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t_floor = floor(bundles, Path(tmp) / "floor.sqlite3")
         t_ours = ours(bundles, Path(tmp))
-    ours_rate, floor_rate = n / t_ours, n / t_floor
+    floor_rate, rate = n / t_floor, n / t_ours
     ratio = t_ours / t_floor
     print(f"generated {n} prescriptions ({sum(map(len, bundles)) / n / 1024:.1f} KiB per bundle)")
     print(f"floor (json.loads + sqlite3 executemany): {t_floor:.2f} s")
-    print(f"rxws intake (validate, resolve, store, audit): {t_ours:.2f} s")
-    verdict = "met" if ours_rate >= 1000 and ratio <= 5 else "NOT met"
-    print(f"intake {ours_rate:,.0f} prescriptions/s | floor {floor_rate:,.0f}/s | ratio {ratio:.2f}x the floor "
+    print(f"rxws intake (decode, validate every resource with fhir.resources, resolve, store, audit): {t_ours:.2f} s")
+    verdict = "met" if rate >= 1000 and ratio <= 5 else "NOT met"
+    print(f"intake {rate:,.0f} prescriptions/s | floor {floor_rate:,.0f}/s | ratio {ratio:.2f}x the floor "
           f"(target >=1,000/s and <=5x: {verdict})")
 
 

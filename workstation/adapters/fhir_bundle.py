@@ -123,6 +123,9 @@ def _json_type(value: Any) -> str:
 # --------------------------------------------------------------------------- validation
 
 _validation_cache: OrderedDict[str, str | None] = OrderedDict()
+# Resources that recur from bundle to bundle (the same patient, physician, hospital, diagnosis) are
+# validated once per content; the per-prescription ones are new every time and skip the cache key.
+_UNCACHED_TYPES = frozenset({"MedicationRequest", "Encounter", "Provenance", "MedicationDispense"})
 
 
 def validate_resource(resource: Mapping[str, Any]) -> str | None:
@@ -130,6 +133,8 @@ def validate_resource(resource: Mapping[str, Any]) -> str | None:
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str):
         return "no resourceType"
+    if rtype in _UNCACHED_TYPES:
+        return _validate(rtype, resource)
     try:
         key = json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
@@ -137,6 +142,14 @@ def validate_resource(resource: Mapping[str, Any]) -> str | None:
     if key in _validation_cache:
         _validation_cache.move_to_end(key)
         return _validation_cache[key]
+    error = _validate(rtype, resource)
+    _validation_cache[key] = error
+    if len(_validation_cache) > _VALIDATION_CACHE_SIZE:
+        _validation_cache.popitem(last=False)
+    return error
+
+
+def _validate(rtype: str, resource: Mapping[str, Any]) -> str | None:
     try:
         model = get_fhir_model_class(rtype)
     except (KeyError, ValueError):
@@ -151,9 +164,6 @@ def validate_resource(resource: Mapping[str, Any]) -> str | None:
             error = "nested too deeply"
         except (TypeError, ValueError) as exc:  # the models raise these for some malformed values
             error = str(exc)[:300]
-    _validation_cache[key] = error
-    if len(_validation_cache) > _VALIDATION_CACHE_SIZE:
-        _validation_cache.popitem(last=False)
     return error
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,26 +37,37 @@ def pending_files(inbox: Path, *, settle: float = SETTLE_SECONDS) -> Iterator[Pa
 
 def process_inbox(
     inbox: Path,
-    ingest: Callable[[bytes, str], IntakeReport],
+    ingest_many: Callable[[Iterable[tuple[bytes, str]]], Iterator[IntakeReport]],
     *,
     settle: float = SETTLE_SECONDS,
     on_outcome: Callable[[InboxOutcome], None] | None = None,
 ) -> list[InboxOutcome]:
-    """Ingest every settled ``*.json`` in ``inbox`` once."""
+    """Ingest every settled ``*.json`` in ``inbox`` once; each file moves once its intake committed."""
     for sub in ("processed", "rejected"):
         (inbox / sub).mkdir(parents=True, exist_ok=True)
-    outcomes = []
-    for path in pending_files(inbox, settle=settle):
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            outcome = InboxOutcome(path, None, None, f"cannot read: {exc}")
-        else:
-            report = ingest(raw, f"inbox:{path.name}")
-            outcome = InboxOutcome(path, _file_away(inbox, path, report), report)
+    outcomes: list[InboxOutcome] = []
+
+    def emit(outcome: InboxOutcome) -> None:
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
+
+    readable: list[Path] = []
+
+    def contents() -> Iterator[tuple[bytes, str]]:
+        for path in pending_files(inbox, settle=settle):
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:  # left where it is, reported, tried again next time
+                emit(InboxOutcome(path, None, None, f"cannot read: {exc.strerror or exc}"))
+                continue
+            readable.append(path)
+            yield raw, f"inbox:{path.name}"
+
+    # Reports come back in input order, and only after their transaction committed.
+    for index, report in enumerate(ingest_many(contents())):
+        path = readable[index]
+        emit(InboxOutcome(path, _file_away(inbox, path, report), report))
     return outcomes
 
 

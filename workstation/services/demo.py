@@ -32,7 +32,7 @@ def load_demo(make_uow: Callable[[], UnitOfWork], intake: IntakeService, *, acto
     demo = files("resources") / "demo"
     imported = formulary.import_formulary(make_uow(), (demo / "formulary.csv").read_bytes(), "demo:formulary.csv", actor=actor)
     bundles = sorted((p for p in (demo / "bundles").iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
-    reports = tuple(intake.ingest(p.read_bytes(), f"demo:bundles/{p.name}") for p in bundles)
+    reports = tuple(intake.ingest_many((p.read_bytes(), f"demo:bundles/{p.name}") for p in bundles))
     with make_uow() as uow:
         audit.record(uow, actor=actor, action="demo.loaded", subject="demo",
                      details={"bundles": len(reports), "formulary_entries": imported.entries})

@@ -9,11 +9,13 @@ and the old one is kept, marked superseded.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Insert, Table, bindparam, literal, select, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -80,8 +82,12 @@ _LATEST_VERSION = (
     select(orm.Prescription.id, orm.Prescription.version, orm.Prescription.content_sha256, orm.Prescription.status)
     .where(orm.Prescription.number == bindparam("number")).order_by(orm.Prescription.version.desc()).limit(1)
 )
-_PATIENT_BY_KEY = select(orm.Patient.id).where(orm.Patient.patient_key == bindparam("key"))
-_PRESCRIBER_BY_KEY = select(orm.Prescriber.id).where(orm.Prescriber.prescriber_key == bindparam("key"))
+_PATIENT_FACTS = ("fhir_id", "identifier_system", "identifier_value", "name", "gender", "birth_date",
+                  "birth_date_raw", "phone", "address", "weight_kg")
+_PRESCRIBER_FACTS = ("kind", "licence", "name", "practice_start", "real_name_verified_at", "specialties", "organization")
+_PATIENT_BY_KEY = select(_t(orm.Patient).c["id", *_PATIENT_FACTS]).where(orm.Patient.patient_key == bindparam("key"))
+_PRESCRIBER_BY_KEY = select(_t(orm.Prescriber).c["id", *_PRESCRIBER_FACTS]).where(
+    orm.Prescriber.prescriber_key == bindparam("key"))
 _KNOWN_HISTORY = union_all(
     select(literal("d"), orm.Diagnosis.content_key).where(orm.Diagnosis.patient_id == bindparam("pid")),
     select(literal("r"), orm.RelatedPerson.content_key).where(orm.RelatedPerson.patient_id == bindparam("pid")),
@@ -108,8 +114,32 @@ _INSERT = {m: _t(m).insert() for m in (orm.PrescriptionItem, orm.DispenseRecord,
                                        orm.RelatedPerson, orm.Allergy, orm.IntakeLog)}
 
 
+@dataclass(frozen=True, slots=True)
+class BundleRead:
+    """A bundle after reading: what to store, or the reason the whole of it is refused."""
+
+    raw: bytes
+    source: str
+    sha256: str
+    parsed: ParsedBundle | None
+    reason: str | None
+
+
+def read_bundle(raw: bytes, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> BundleRead:
+    """Parse and validate one bundle (pure CPU work: safe to run in another process). Never raises."""
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        return BundleRead(raw, source, sha, parse_bundle(raw, max_bytes=max_bytes), None)
+    except BundleRejected as exc:
+        return BundleRead(raw, source, sha, None, exc.reason)
+    except Exception as exc:  # a reader bug must not pass or lose a bundle: quarantine it, loudly
+        log.exception("intake could not read %s", source)
+        return BundleRead(raw, source, sha, None,
+                          f"内部错误 / internal error while reading the bundle: {type(exc).__name__}: {exc}")
+
+
 class IntakeService:
-    """Ingests bundles into the database through a unit of work per bundle."""
+    """Ingests bundles into the database: one bundle is all-or-nothing, and nothing is lost."""
 
     def __init__(
         self,
@@ -125,39 +155,73 @@ class IntakeService:
         self._clock = clock
 
     def ingest(self, raw: bytes, source: str) -> IntakeReport:
-        """Ingest one bundle. Never raises for bad input; raises only when the database fails."""
-        sha = hashlib.sha256(raw).hexdigest()
-        try:
-            parsed = parse_bundle(raw, max_bytes=self._max_bytes)
-        except BundleRejected as exc:
-            return self._store(raw, sha, source, None, exc.reason)
-        except Exception as exc:  # a reader bug must not pass or lose a bundle: quarantine it, loudly
-            log.exception("intake could not read %s", source)
-            return self._store(raw, sha, source, None, f"内部错误 / internal error while reading the bundle: {type(exc).__name__}: {exc}")
-        return self._store(raw, sha, source, parsed, None)
+        """Ingest one bundle in its own transaction. Never raises for bad input; raises only when the database fails."""
+        return self._store_one(read_bundle(raw, source, self._max_bytes))
 
-    def _store(self, raw: bytes, sha: str, source: str, parsed: ParsedBundle | None, whole_reason: str | None) -> IntakeReport:
+    def ingest_many(self, items: Iterable[tuple[bytes, str]], *, batch_size: int = 50) -> Iterator[IntakeReport]:
+        """Ingest many bundles; each report is yielded only once its bundle is committed.
+
+        Up to ``batch_size`` bundles share a transaction (a commit per bundle costs more than the
+        bundle's rows), each inside its own savepoint so that one bundle's failure never touches
+        another. If the database fails, the uncommitted batch is rolled back and the error raised:
+        the caller still holds those inputs (files stay in the inbox, the cursor stays).
+        """
+        reads = (read_bundle(raw, source, self._max_bytes) for raw, source in items)
+        while batch := list(itertools.islice(reads, batch_size)):
+            yield from self._store_batch(batch)
+
+    def _store_batch(self, batch: list[BundleRead]) -> list[IntakeReport]:
+        try:
+            with self._uow_factory() as uow:
+                writer = _Writer(uow, self._actor, self._clock(), self._max_bytes)
+                reports = []
+                for read in batch:
+                    writer.now = self._clock()
+                    savepoint = uow.session.begin_nested()
+                    try:
+                        reports.append(writer.write(read.raw, read.sha256, read.source, read.parsed, read.reason))
+                        savepoint.commit()
+                    except SQLAlchemyError:
+                        raise
+                    except Exception as exc:
+                        savepoint.rollback()
+                        writer.forget()
+                        log.exception("intake could not store %s", read.source)
+                        reports.append(writer.write(read.raw, read.sha256, read.source, None, _store_bug(exc)))
+                uow.commit()
+                return reports
+        except IntegrityError:
+            # Another workstation wrote the same prescription meanwhile: redo these one by one.
+            return [self._store_one(read) for read in batch]
+
+    def _store_one(self, read: BundleRead) -> IntakeReport:
+        parsed, reason = read.parsed, read.reason
         attempts = 3
         for attempt in range(attempts):
             try:
                 with self._uow_factory() as uow:
-                    report = _Writer(uow, self._actor, self._clock(), self._max_bytes).write(raw, sha, source, parsed, whole_reason)
+                    report = _Writer(uow, self._actor, self._clock(), self._max_bytes).write(
+                        read.raw, read.sha256, read.source, parsed, reason)
                     uow.commit()
                     return report
             except IntegrityError:
                 # Another workstation stored the same prescription number at the same moment: read again.
                 if attempt == attempts - 1:
                     raise
-                log.info("intake of %s met a concurrent writer; retrying", source)
+                log.info("intake of %s met a concurrent writer; retrying", read.source)
             except SQLAlchemyError:
                 raise  # the database is unavailable: the caller keeps the input and retries later
             except Exception as exc:
                 if parsed is None:
                     raise
                 # Storing hit a bug: keep the bundle, whole, in quarantine rather than half or not at all.
-                log.exception("intake could not store %s", source)
-                parsed, whole_reason = None, f"内部错误 / internal error while storing: {type(exc).__name__}: {exc}"
+                log.exception("intake could not store %s", read.source)
+                parsed, reason = None, _store_bug(exc)
         raise AssertionError("unreachable")
+
+
+def _store_bug(exc: Exception) -> str:
+    return f"内部错误 / internal error while storing: {type(exc).__name__}: {exc}"
 
 
 class _Writer:
@@ -175,9 +239,17 @@ class _Writer:
         self.actor = actor
         self.now = now
         self.max_bytes = max_bytes
-        self.patients: dict[str, int] = {}  # patient_key -> id, for rows written in this bundle
+        # Rows written or read in this transaction: key -> (id, facts), so repeats cost no query.
+        self.patients: dict[str, tuple[int, dict[str, Any]]] = {}
         self.prescribers: dict[str, int] = {}
         self.history_seen: dict[int, set[tuple[str, str]]] = {}
+
+    def forget(self) -> None:
+        """After a savepoint rollback: ids and the audit tail cached since may no longer exist."""
+        self.patients.clear()
+        self.prescribers.clear()
+        self.history_seen.clear()
+        self.s.info.pop("audit_tail", None)
 
     def write(self, raw: bytes, sha: str, source: str, parsed: ParsedBundle | None, whole_reason: str | None) -> IntakeReport:
         payload_id, payload_is_new = self._payload(raw, sha, source)
@@ -287,18 +359,24 @@ class _Writer:
             fhir_id=p.fhir_id, identifier_system=p.identifier_system, identifier_value=p.identifier_value,
             name=p.name, gender=p.gender, birth_date=p.birth_date, birth_date_raw=p.birth_date_raw,
             phone=p.phones[0] if p.phones else None, address=p.address[:512] if p.address else None,
-            weight_kg=_text(p.weight_kg), updated_at=self.now,
+            weight_kg=_text(p.weight_kg),
         )
-        pid = self.patients.get(key)
-        if pid is None:
-            pid = self.conn.execute(_PATIENT_BY_KEY, {"key": key}).scalar()
-            known = pid is not None
-            if pid is None:
-                pid = self._insert(orm.Patient, patient_key=key, created_at=self.now, **values)
+        cached = self.patients.get(key)
+        if cached is None:
+            row = self.conn.execute(_PATIENT_BY_KEY, {"key": key}).first()
+            if row is None:
+                pid = self._insert(orm.Patient, patient_key=key, created_at=self.now, updated_at=self.now, **values)
+                self.history_seen[pid] = set()
             else:
-                self.conn.execute(_UPDATE_PATIENT, {"pid": pid, **values})
-            self.patients[key] = pid
-            self.history_seen[pid] = self._known_history(pid) if known else set()
+                pid = row.id
+                if _changed(row._mapping, values):
+                    self.conn.execute(_UPDATE_PATIENT, {"pid": pid, "updated_at": self.now, **values})
+                self.history_seen[pid] = self._known_history(pid)
+        else:
+            pid, before = cached
+            if _changed(before, values):
+                self.conn.execute(_UPDATE_PATIENT, {"pid": pid, "updated_at": self.now, **values})
+        self.patients[key] = (pid, values)
         self._history(pid, snap)
         return pid
 
@@ -347,15 +425,21 @@ class _Writer:
             kind=p.kind.value, licence=p.licence, name=p.name or p.device_name, practice_start=p.practice_start,
             real_name_verified_at=p.real_name_verified_at,
             specialties=json.dumps(list(p.specialties), ensure_ascii=False), organization=p.organization,
-            updated_at=self.now,
         )
-        rid = self.conn.execute(_PRESCRIBER_BY_KEY, {"key": key}).scalar()
-        if rid is None:
-            rid = self._insert(orm.Prescriber, prescriber_key=key, **values)
+        row = self.conn.execute(_PRESCRIBER_BY_KEY, {"key": key}).first()
+        if row is None:
+            rid = self._insert(orm.Prescriber, prescriber_key=key, updated_at=self.now, **values)
         else:
-            self.conn.execute(_UPDATE_PRESCRIBER, {"rid": rid, **values})
+            rid = row.id
+            if _changed(row._mapping, values):
+                self.conn.execute(_UPDATE_PRESCRIBER, {"rid": rid, "updated_at": self.now, **values})
         self.prescribers[key] = rid
         return rid
+
+
+def _changed(stored: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether stored facts differ from the new ones (an UPDATE per bundle is costly and says nothing)."""
+    return any(stored[k] != v for k, v in values.items())
 
 
 def _key(value: object) -> str:
