@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from workstation.adapters import secrets
 from workstation.adapters.db import migrate
@@ -37,13 +39,13 @@ class Workstation:
 
     settings: Settings
     engine: Engine
-    _factory: object = field(repr=False, default=None)
+    _factory: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._factory = session_factory(self.engine)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self._factory)  # type: ignore[arg-type]
+        return UnitOfWork(self._factory)
 
     @cached_property
     def intake(self) -> IntakeService:
@@ -70,8 +72,6 @@ def open_workstation(settings: Settings, *, upgrade: bool = True) -> Workstation
     if settings.is_sqlite:
         db_path = make_url(settings.database_url).database
         if db_path and db_path != ":memory:":
-            from pathlib import Path
-
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url, password=database_password(settings))
     try:

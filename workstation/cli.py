@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import logging
+import os
 import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from workstation import __version__
 from workstation.domain.errors import DomainError
+
+if TYPE_CHECKING:  # imported lazily at run time so that `rxws --help` starts fast
+    from workstation.bootstrap import Workstation
+    from workstation.services.intake import IntakeReport
+    from workstation.settings import Settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -109,13 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --------------------------------------------------------------------------- helpers
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from workstation.settings import load_settings
 
     return load_settings()
 
 
-def _open(upgrade: bool = True):  # type: ignore[no-untyped-def]
+def _open(upgrade: bool = True) -> Workstation:
     from workstation.bootstrap import open_workstation
 
     return open_workstation(_settings(), upgrade=upgrade)
@@ -129,7 +134,7 @@ def _bundle_files(paths: Sequence[Path]) -> Iterator[Path]:
             yield path
 
 
-def _print_report(out: TextIO, name: str, report) -> None:  # type: ignore[no-untyped-def]
+def _print_report(out: TextIO, name: str, report: IntakeReport) -> None:
     for p in report.prescriptions:
         verb = {"new": "已接收 stored", "new_version": "新版本 new version", "duplicate": "重复 duplicate"}[p.outcome]
         line = f"{name}: {verb} {p.number} v{p.version}"
@@ -145,12 +150,15 @@ def _print_report(out: TextIO, name: str, report) -> None:  # type: ignore[no-un
 
 def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
     from workstation.adapters.inbox import process_inbox
-    from workstation.services import demo, queue
+    from workstation.services import demo
 
     ws = _open()
     try:
         settings = ws.settings
         print(f"处方审核工作站 rxws {__version__} — database: {_safe_url(settings.database_url)}", file=out)
+        # Loaded now, not at the first review: a broken list must stop the start, saying why.
+        special = ws.special_drugs
+        print(f"特殊管理药品目录 special-drug lists: {len(special.entries)} entries from {special.source}", file=out)
         if settings.demo_mode and not getattr(args, "no_demo", False):
             loaded = demo.load_demo(ws.uow, ws.intake)
             if loaded is not None:
@@ -169,7 +177,7 @@ def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
         ws.close()
 
 
-def _print_queue(ws, out: TextIO) -> None:  # type: ignore[no-untyped-def]
+def _print_queue(ws: Workstation, out: TextIO) -> None:
     from workstation.services import queue
 
     rows = queue.pending(ws.uow())
@@ -218,7 +226,7 @@ def cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace, out: TextIO) -> int:
-    from workstation.adapters.inbox import process_inbox
+    from workstation.adapters.inbox import InboxOutcome, process_inbox
 
     ws = _open()
     try:
@@ -227,7 +235,7 @@ def cmd_inbox(args: argparse.Namespace, out: TextIO) -> int:
         print(f"收件箱 inbox: {inbox}", file=out)
         status = EXIT_OK
 
-        def show(o) -> None:  # type: ignore[no-untyped-def]
+        def show(o: InboxOutcome) -> None:
             nonlocal status
             if o.report is not None:
                 _print_report(out, o.path.name, o.report)

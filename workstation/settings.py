@@ -137,7 +137,8 @@ def _check_keys(path: Path, table: str, values: Mapping[str, Any], schema: Mappi
             raise SettingsError(f"{path}: 未知设置 / unknown setting {name!r} (known in [{table}]: {', '.join(sorted(schema))})")
         expected = schema[key]
         if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
-            want = {int: "an integer", bool: "true or false", str: "a string"}.get(expected, "a number")  # type: ignore[call-overload]
+            want = {int: "an integer", bool: "true or false", str: "a string"}.get(expected, "a number") \
+                if isinstance(expected, type) else "a number"
             raise SettingsError(f"{path}: {name} 类型错误 / {name} must be {want}, got {value!r}")
 
 

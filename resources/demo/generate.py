@@ -630,11 +630,11 @@ CASES: Final[tuple[Case, ...]] = (
 
 # =========================================================================== PKI (in memory only)
 
-CA_VALIDITY: Final = (dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2034, 1, 1, tzinfo=dt.timezone.utc))
-LEAF_VALIDITY: Final = (dt.datetime(2025, 7, 1, tzinfo=dt.timezone.utc), dt.datetime(2028, 7, 1, tzinfo=dt.timezone.utc))
+CA_VALIDITY: Final = (dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2034, 1, 1, tzinfo=dt.UTC))
+LEAF_VALIDITY: Final = (dt.datetime(2025, 7, 1, tzinfo=dt.UTC), dt.datetime(2028, 7, 1, tzinfo=dt.UTC))
 # Ends at midnight Beijing time on 1 January 2026, eleven months before the demo day.
 EXPIRED_VALIDITY: Final = (
-    dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2025, 12, 31, 16, tzinfo=dt.timezone.utc),
+    dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2025, 12, 31, 16, tzinfo=dt.UTC),
 )
 
 

@@ -47,7 +47,7 @@ def test_start_loads_the_demo_once_and_shows_the_queue(env: dict[str, str], caps
     assert code == 0
     manifest = json.loads((Path(__file__).resolve().parents[2] / "resources" / "demo" / "manifest.json").read_text("utf-8"))
     n = len(manifest["bundles"])
-    assert f"demo data loaded: " in out and f"{n} prescriptions from {n} bundles" in out
+    assert "demo data loaded: " in out and f"{n} prescriptions from {n} bundles" in out
     assert f"prescriptions waiting for review: {n}" in out
     code, out, _ = _run(capsys, "start")
     assert code == 0 and "demo data loaded" not in out and _prescriptions(env) == n

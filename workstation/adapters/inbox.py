@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from workstation.services.intake import IntakeReport
@@ -75,7 +75,7 @@ def _file_away(inbox: Path, path: Path, report: IntakeReport) -> Path:
     folder = inbox / ("rejected" if report.outcome == "quarantined" else "processed")
     target = folder / path.name
     if target.exists():
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         target = folder / f"{path.stem}.{stamp}{path.suffix}"
     if report.quarantined:
         reason = target.with_name(target.name + ".reason.txt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
@@ -31,7 +31,7 @@ def canonical_details(details: dict[str, Any]) -> str:
 
 def chain_hash(prev_hash: str, record: AuditRecord) -> str:
     """SHA-256 over the previous row's hash and this row's canonical content."""
-    at = record.at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = record.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     content = rfc8785.dumps(
         {
             "seq": record.seq,

@@ -19,7 +19,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 @cache
-def _field_names(cls: type) -> tuple[str, ...] | None:
+def _field_names(cls: Any) -> tuple[str, ...] | None:
     if dataclasses.is_dataclass(cls):
         return tuple(f.name for f in dataclasses.fields(cls))
     return None
@@ -27,7 +27,7 @@ def _field_names(cls: type) -> tuple[str, ...] | None:
 
 def to_jsonable(value: Any) -> Any:
     """Plain JSON values for a snapshot. Dispatches on the exact type: this runs for every stored row."""
-    cls = type(value)
+    cls: Any = type(value)
     if cls in _PLAIN:
         return value
     if cls is tuple or cls is list:
@@ -55,7 +55,7 @@ def loads(cls: type[T], text: str) -> T:
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
@@ -69,9 +69,10 @@ def _decode(tp: Any, value: Any) -> Any:
     if origin is tuple:
         (inner, *_rest) = typing.get_args(tp)
         return tuple(_decode(inner, v) for v in value)
-    if dataclasses.is_dataclass(tp):
+    names = _field_names(tp) if isinstance(tp, type) else None
+    if names is not None:
         hints = _hints(tp)
-        return tp(**{f.name: _decode(hints[f.name], value.get(f.name)) for f in dataclasses.fields(tp)})
+        return tp(**{n: _decode(hints[n], value.get(n)) for n in names})
     if isinstance(tp, type):
         if issubclass(tp, Enum):
             return tp(value)

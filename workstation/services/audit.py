@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from workstation.adapters.db.orm import AuditEvent
 from workstation.adapters.db.types import utcnow
@@ -17,7 +17,7 @@ from workstation.domain.audit import GENESIS, AuditRecord, ChainBreak, canonical
 # Any constant will do: it only has to be the same in every process that appends.
 _PG_AUDIT_LOCK = 0x52585753
 _TAIL = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-_APPEND = AuditEvent.__table__.insert()
+_APPEND = insert(AuditEvent)
 
 
 def record(

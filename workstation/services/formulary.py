@@ -9,7 +9,12 @@ from sqlalchemy import func, select, update
 
 from workstation.adapters.db import orm
 from workstation.adapters.db.uow import UnitOfWork
-from workstation.domain.formulary import FormularyEntry, FormularyImportError, formulary_sha256, parse_formulary_csv
+from workstation.domain.formulary import (
+    FormularyEntry,
+    FormularyImportError,
+    formulary_sha256,
+    parse_formulary_csv,
+)
 from workstation.services import audit
 
 

@@ -85,8 +85,9 @@ _LATEST_VERSION = (
 _PATIENT_FACTS = ("fhir_id", "identifier_system", "identifier_value", "name", "gender", "birth_date",
                   "birth_date_raw", "phone", "address", "weight_kg")
 _PRESCRIBER_FACTS = ("kind", "licence", "name", "practice_start", "real_name_verified_at", "specialties", "organization")
-_PATIENT_BY_KEY = select(_t(orm.Patient).c["id", *_PATIENT_FACTS]).where(orm.Patient.patient_key == bindparam("key"))
-_PRESCRIBER_BY_KEY = select(_t(orm.Prescriber).c["id", *_PRESCRIBER_FACTS]).where(
+_PATIENT_BY_KEY = select(*(_t(orm.Patient).c[n] for n in ("id", *_PATIENT_FACTS))).where(
+    orm.Patient.patient_key == bindparam("key"))
+_PRESCRIBER_BY_KEY = select(*(_t(orm.Prescriber).c[n] for n in ("id", *_PRESCRIBER_FACTS))).where(
     orm.Prescriber.prescriber_key == bindparam("key"))
 _KNOWN_HISTORY = union_all(
     select(literal("d"), orm.Diagnosis.content_key).where(orm.Diagnosis.patient_id == bindparam("pid")),
@@ -108,9 +109,9 @@ def _returning_insert(model: type[orm.Base]) -> Insert:
     return _t(model).insert().returning(_t(model).c.id)
 
 
-_INSERT_RETURNING = {m: _returning_insert(m) for m in (orm.FhirPayload, orm.Quarantine, orm.Prescription,
+_INSERT_RETURNING: dict[type[orm.Base], Insert] = {m: _returning_insert(m) for m in (orm.FhirPayload, orm.Quarantine, orm.Prescription,
                                                        orm.Patient, orm.Prescriber)}
-_INSERT = {m: _t(m).insert() for m in (orm.PrescriptionItem, orm.DispenseRecord, orm.Diagnosis,
+_INSERT: dict[type[orm.Base], Insert] = {m: _t(m).insert() for m in (orm.PrescriptionItem, orm.DispenseRecord, orm.Diagnosis,
                                        orm.RelatedPerson, orm.Allergy, orm.IntakeLog)}
 
 
@@ -177,7 +178,9 @@ class IntakeService:
                 reports = []
                 for read in batch:
                     writer.now = self._clock()
-                    savepoint = uow.session.begin_nested()
+                    # A connection-level savepoint: the writer works on the connection, not on ORM
+                    # objects, and the session's own savepoint bookkeeping cost a third of the write.
+                    savepoint = writer.conn.begin_nested()
                     try:
                         reports.append(writer.write(read.raw, read.sha256, read.source, read.parsed, read.reason))
                         savepoint.commit()
@@ -437,7 +440,7 @@ class _Writer:
         return rid
 
 
-def _changed(stored: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+def _changed(stored: Mapping[Any, Any], values: Mapping[str, Any]) -> bool:
     """Whether stored facts differ from the new ones (an UPDATE per bundle is costly and says nothing)."""
     return any(stored[k] != v for k, v in values.items())
 

@@ -12,7 +12,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    CertificatePublicKeyTypes,
+)
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
@@ -58,8 +61,8 @@ def _cert(
         .issuer_name(issuer or subject)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
-        .not_valid_after(dt.datetime(2035, 1, 1, tzinfo=dt.timezone.utc))
+        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2035, 1, 1, tzinfo=dt.UTC))
         .sign(issuer_key, hashes.SHA256())
     )
 
