@@ -181,9 +181,18 @@ def _summarise(exc: ValidationError) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    resource: dict[str, Any]
+    resource: dict[str, Any]  # exactly as received: signatures are over these bytes
     rtype: str
     key: str  # how we name it in messages: Type/id, else the fullUrl, else "entry[i]"
+    full_url: str | None = None
+
+    @property
+    def rid(self) -> str:
+        """The resource id, or for a resource without one (transaction POSTs) the tail of its fullUrl."""
+        rid = self.resource.get("id")
+        if isinstance(rid, str) and rid:
+            return rid
+        return _id_from_url(self.full_url) if self.full_url else self.key
 
 
 class _Index:
@@ -381,13 +390,11 @@ def _parse(data: dict[str, Any]) -> ParsedBundle:
                 orphan_invalid.append(f"{key}: {error}")
             continue
         assert rtype is not None  # validated resources have a type
-        if rtype == "MedicationRequest" and not resource.get("id") and full_url:
-            resource = {**resource, "id": _id_from_url(full_url)}
-        index.add(_Entry(resource, rtype, key), full_url)
+        index.add(_Entry(resource, rtype, key, full_url), full_url)
 
     groups: dict[tuple[str | None, str], list[_Entry]] = {}
     for entry in index.by_type.get("MedicationRequest", []):
-        group = _group_key(entry.resource, None)
+        group = _group_key(entry.resource, entry.full_url)
         if group is None:
             rejected.append(RejectedPart(None, f"{entry.key}: MedicationRequest 既无 id 也无 groupIdentifier / has neither id nor groupIdentifier", (entry.key,)))
             continue
@@ -436,7 +443,7 @@ class _Unresolvable(Exception):
 
 
 def _prescription(index: _Index, system: str | None, number: str, members: list[_Entry]) -> PrescriptionSnapshot:
-    members = sorted(members, key=lambda e: str(e.resource.get("id")))
+    members = sorted(members, key=lambda e: e.rid)
     notes: list[str] = []
 
     patient_entry = _single_patient(index, members)
@@ -746,7 +753,7 @@ def _item(index: _Index, entry: _Entry, notes: list[str]) -> Item:
     skin = _ext(r, SKIN_TEST_EXT)
     authored_raw = _str(r.get("authoredOn"))
     return Item(
-        fhir_id=str(r["id"]),
+        fhir_id=entry.rid,
         status=_str(r.get("status")),
         intent=_str(r.get("intent")),
         authored_on=_datetime(authored_raw),
@@ -855,7 +862,7 @@ def _dispenses(index: _Index, members: list[_Entry]) -> Iterable[Dispense]:
             if target is not None and target.key in by_key:
                 yield Dispense(
                     _str(r.get("id")),
-                    str(target.resource.get("id")),
+                    target.rid,
                     _datetime(r.get("whenPrepared")),
                     _datetime(r.get("whenHandedOver")),
                 )
