@@ -44,6 +44,8 @@ DRUGS: dict[str, DrugFacts] = {
                          strength_mg=Decimal(100)),
     "omeprazole": DrugFacts("奥美拉唑肠溶胶囊", True, "D0010", atc="A02BC01", ingredients=("omeprazole",),
                             max_daily_dose_mg=Decimal(120), strength_mg=Decimal(20)),
+    "ibuprofen_suspension": DrugFacts("布洛芬混悬液", True, "D0006", atc="M01AE01", ingredients=("ibuprofen", "布洛芬"),
+                                      max_daily_dose_mg=Decimal(2400), strength_mg_per_ml=Decimal(20)),
     "levothyroxine": DrugFacts("左甲状腺素钠片", True, "D0012", atc="H03AA01", ingredients=("levothyroxine",)),
     "warfarin": DrugFacts("华法林钠片", True, "D0027", atc="B01AA03", ingredients=("warfarin", "华法林"),
                           special=(SpecialFact("online_sale_prohibited", "华法林 列入网络销售禁止清单 / warfarin is on the ban list"),),
@@ -165,7 +167,7 @@ def build(facts: dict[str, object]) -> Snapshot:
     if "skin_test" in facts:
         item_changes["skin_test_result"] = facts["skin_test"]
     if "dose" in facts:
-        item_changes["dose_value"] = Decimal(str(facts["dose"]))
+        item_changes["dose_value"] = None if facts["dose"] is None else Decimal(str(facts["dose"]))
     if "dose_unit" in facts:
         item_changes["dose_unit"] = facts["dose_unit"]
     if "timing" in facts:

@@ -22,6 +22,9 @@ MG_PER_UNIT: dict[str, Decimal] = {
     "毫克": Decimal(1), "克": Decimal(1000), "微克": Decimal("0.001"),
 }
 
+# Volumes, in millilitres, for liquid doses converted through the concentration.
+ML_PER_UNIT: dict[str, Decimal] = {"ml": Decimal(1), "毫升": Decimal(1), "l": Decimal(1000), "升": Decimal(1000)}
+
 COUNTABLE_UNITS = frozenset({"{tbl}", "{tablet}", "{cap}", "{capsule}", "tablet", "tablets", "tab", "capsule",
                              "capsules", "cap", "片", "粒", "丸", "袋", "支", "1"})
 

@@ -38,6 +38,7 @@ class DrugFacts:
     ingredients: tuple[str, ...] = ()
     max_daily_dose_mg: Decimal | None = None
     strength_mg: Decimal | None = None  # per tablet/capsule/unit; None when not a countable unit
+    strength_mg_per_ml: Decimal | None = None  # liquids: concentration, e.g. 20 mg/ml; None otherwise
     skin_test_required: bool = False
 
     def categories(self) -> tuple[str, ...]:

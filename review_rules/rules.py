@@ -13,7 +13,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from review_rules.engine import Hit, rule
-from review_rules.knowledge import ALLERGY_CLASSES, COUNTABLE_UNITS, DAYS_PER_UNIT, MAJOR_INTERACTIONS, MG_PER_UNIT, PER_DAY
+from review_rules.knowledge import (ALLERGY_CLASSES, COUNTABLE_UNITS, DAYS_PER_UNIT, MAJOR_INTERACTIONS, MG_PER_UNIT,
+                                    ML_PER_UNIT, PER_DAY)
 from review_rules.model import Item, Severity, Snapshot
 
 B, W = Severity.BLOCK, Severity.WARN
@@ -570,14 +571,17 @@ def too_many(s: Snapshot) -> Iterator[Hit]:
 
 
 def _mg(item: Item) -> Decimal | None:
-    """One dose in mg: mass units directly, countable units through the strength per unit."""
+    """One dose in mg: mass units directly, countable units through the strength per unit, volumes
+    through the concentration (5 ml of 20 mg/ml is 100 mg)."""
     if item.dose_value is None or not item.dose_unit:
         return None
-    unit = item.dose_unit.strip()
-    if unit.lower() in MG_PER_UNIT or unit in MG_PER_UNIT:
-        return item.dose_value * MG_PER_UNIT.get(unit.lower(), MG_PER_UNIT.get(unit, Decimal(1)))
-    if unit.lower() in COUNTABLE_UNITS and item.drug.strength_mg is not None:
+    unit = item.dose_unit.strip().lower()
+    if unit in MG_PER_UNIT:
+        return item.dose_value * MG_PER_UNIT[unit]
+    if unit in COUNTABLE_UNITS and item.drug.strength_mg is not None:
         return item.dose_value * item.drug.strength_mg
+    if unit in ML_PER_UNIT and item.drug.strength_mg_per_ml is not None:
+        return item.dose_value * ML_PER_UNIT[unit] * item.drug.strength_mg_per_ml
     return None
 
 
@@ -589,11 +593,15 @@ def over_max(s: Snapshot) -> Iterator[Hit]:
     passes: drug=amlodipine dose=1 dose_unit={tbl} timing=BID
     fires: drug=amlodipine dose=15 dose_unit=mg timing=QD
     passes: drug=warfarin dose=10 dose_unit=mg timing=QD
+    passes: drug=ibuprofen_suspension dose=5 dose_unit=毫升 timing=Q8H
+    fires: drug=ibuprofen_suspension dose=45 dose_unit=mL timing=Q8H
+    fires: drug=ibuprofen_suspension dose=5 dose_unit=滴 timing=Q8H
+    passes: drug=amlodipine dose=none
     """
     for item in s.items:
         limit = item.drug.max_daily_dose_mg
-        if limit is None:
-            continue
+        if limit is None or item.dose_value is None:
+            continue  # no dose written: completeness.missing_field blocks it already
         single, per_day = _mg(item), administrations_per_day(item)
         if single is None or per_day is None:
             yield Hit(item.id, (f"dose {item.dose_value} {item.dose_unit}, timing {item.timing_code}",),

@@ -46,6 +46,50 @@ class FhirServerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleChange:
+    """An institution's change to one review rule: off, or another severity (with its reason)."""
+
+    rule_id: str
+    enabled: bool = True
+    severity: str | None = None  # "block" or "warn"
+    reason: str | None = None
+
+
+LAW = {"ordinary_supply_days": 7, "emergency_supply_days": 3, "long_term_supply_days": 84,
+       "validity_max_days": 3, "max_items": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSettings:
+    """How prescriptions are judged here. The defaults are the law; loosening one needs a reason."""
+
+    diagnosis_match: str = "category"  # "category" (3-character ICD-10) or "exact"
+    accompanying_specialties: tuple[str, ...] = ()
+    ordinary_supply_days: int = 7
+    emergency_supply_days: int = 3
+    long_term_supply_days: int = 84
+    validity_max_days: int = 3
+    max_items: int = 5
+    trust_anchors: tuple[Path, ...] = ()
+    reason: str | None = None  # why the limits above differ from the law, when they are looser
+    rules: tuple[RuleChange, ...] = ()
+
+    def loosenings(self, default_severity: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(what, why) for every change that makes review less strict than the law and the rule set."""
+        out = []
+        for key, law in LAW.items():
+            value = getattr(self, key)
+            if value > law:
+                out.append((f"{key} = {value} (law: {law})", self.reason or ""))
+        for change in self.rules:
+            if not change.enabled:
+                out.append((f"rule {change.rule_id} disabled", change.reason or ""))
+            elif change.severity == "warn" and default_severity.get(change.rule_id) == "block":
+                out.append((f"rule {change.rule_id} lowered to warn", change.reason or ""))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     config_dir: Path
     data_dir: Path
@@ -57,6 +101,7 @@ class Settings:
     special_drugs_path: Path | None = None
     max_bundle_bytes: int = 20 * 1024 * 1024
     fhir_server: FhirServerSettings = field(default_factory=FhirServerSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
 
     @property
     def settings_file(self) -> Path:
@@ -74,6 +119,11 @@ _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "intake": {"inbox_dir": str, "max_bundle_bytes": int},
     "pharmacy": {"time_zone": str},
     "regulatory": {"special_drugs_path": str},
+    "review": {
+        "diagnosis_match": str, "accompanying_specialties": list, "ordinary_supply_days": int,
+        "emergency_supply_days": int, "long_term_supply_days": int, "validity_max_days": int, "max_items": int,
+        "trust_anchors": list, "reason": str, "rules": dict,
+    },
     "fhir_server": {
         "base_url": str, "page_size": int, "connect_timeout": (int, float), "read_timeout": (int, float),
         "max_retries": int, "backoff_seconds": (int, float), "token_name": str,
@@ -101,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     db = raw.get("database", {})
     intake = raw.get("intake", {})
     fhir = raw.get("fhir_server", {})
+    review = _review(path, raw.get("review", {}))
     settings = Settings(
         config_dir=config_dir,
         data_dir=data_dir,
@@ -111,13 +162,57 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         special_drugs_path=Path(p) if (p := raw.get("regulatory", {}).get("special_drugs_path")) else None,
         max_bundle_bytes=intake.get("max_bundle_bytes", 20 * 1024 * 1024),
         fhir_server=replace(FhirServerSettings(), **fhir),
+        review=review,
     )
     if env.get("RXWS_DATABASE_URL"):
         settings = replace(settings, database_url=env["RXWS_DATABASE_URL"])
     if env.get("RXWS_FHIR_BASE_URL"):
         settings = replace(settings, fhir_server=replace(settings.fhir_server, base_url=env["RXWS_FHIR_BASE_URL"]))
+    if env.get("RXWS_TRUST"):  # trust anchors for prescriber signatures, separated like PATH
+        anchors = tuple(Path(p) for p in env["RXWS_TRUST"].split(os.pathsep) if p)
+        settings = replace(settings, review=replace(settings.review, trust_anchors=anchors))
     _check_values(path, settings)
     return settings
+
+
+def _review(path: Path, raw: Mapping[str, Any]) -> ReviewSettings:
+    from review_rules import REGISTRY  # the public rule ids are the only valid keys
+
+    values = {k: v for k, v in raw.items() if k not in ("rules", "accompanying_specialties", "trust_anchors")}
+    for key in ("accompanying_specialties", "trust_anchors"):
+        items = raw.get(key, [])
+        if not all(isinstance(x, str) and x for x in items):
+            raise SettingsError(f"{path}: review.{key} must be a list of non-empty strings")
+    if values.get("diagnosis_match", "category") not in ("category", "exact"):
+        raise SettingsError(f"{path}: review.diagnosis_match must be \"category\" or \"exact\"")
+    for key in LAW:
+        if key in values and values[key] < 0:
+            raise SettingsError(f"{path}: review.{key} must not be negative")
+    changes = []
+    for rule_id, change in raw.get("rules", {}).items():
+        name = f'review.rules."{rule_id}"'
+        if rule_id not in REGISTRY:
+            raise SettingsError(f"{path}: {name}: 未知规则 / unknown rule id (see review-rules.md)")
+        if not isinstance(change, dict) or set(change) - {"enabled", "severity", "reason"}:
+            raise SettingsError(f"{path}: {name} takes only enabled, severity and reason")
+        enabled, severity, why = change.get("enabled", True), change.get("severity"), change.get("reason")
+        if not isinstance(enabled, bool) or severity not in (None, "block", "warn") or not isinstance(why, (str, type(None))):
+            raise SettingsError(f"{path}: {name}: enabled is true/false, severity \"block\" or \"warn\", reason text")
+        changes.append(RuleChange(rule_id, enabled, severity, why))
+    review = ReviewSettings(
+        **values,
+        accompanying_specialties=tuple(raw.get("accompanying_specialties", ())),
+        trust_anchors=tuple(Path(p) for p in raw.get("trust_anchors", ())),
+        rules=tuple(changes),
+    )
+    defaults = {rid: r.severity.value for rid, r in REGISTRY.items()}
+    for what, why in review.loosenings(defaults):
+        if not why.strip():
+            raise SettingsError(
+                f"{path}: {what} 放宽了法定要求，须写明理由 / makes review less strict than the law or the rule set; "
+                "give a reason (review.reason, or reason in the rule's table): it is recorded in the audit trail"
+            )
+    return review
 
 
 def _check_shape(path: Path, raw: Mapping[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 
@@ -93,3 +94,22 @@ def active_entry_count(uow: UnitOfWork) -> int:
             select(func.count()).select_from(orm.FormularyEntry).join(orm.FormularyVersion)
             .where(orm.FormularyVersion.active.is_(True))
         ) or 0
+
+
+def active_entries(uow: UnitOfWork) -> list[FormularyEntry]:
+    """The active formulary as domain entries (empty when none was ever imported)."""
+    with uow:
+        rows = uow.session.scalars(
+            select(orm.FormularyEntry).join(orm.FormularyVersion).where(orm.FormularyVersion.active.is_(True))
+            .order_by(orm.FormularyEntry.code)
+        ).all()
+        return [
+            FormularyEntry(
+                code=r.code, name_zh=r.name_zh, name_en=r.name_en, generic_zh=r.generic_zh, generic_en=r.generic_en,
+                atc=r.atc, dosage_form=r.dosage_form, strength=r.strength, special_category=r.special_category,
+                max_daily_dose_mg=None if r.max_daily_dose_mg is None else Decimal(r.max_daily_dose_mg),
+                skin_test_required=r.skin_test_required,
+                ingredients_zh=tuple(json.loads(r.ingredients_zh)), ingredients_en=tuple(json.loads(r.ingredients_en)),
+            )
+            for r in rows
+        ]
