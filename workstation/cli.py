@@ -15,7 +15,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from workstation import __version__
 from workstation.domain.errors import DomainError
@@ -61,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("pull", help="fetch new prescriptions from the internet hospital's FHIR server")
     s.add_argument("--set-token", action="store_true", help="store the server's bearer token in the OS keyring (asked on the terminal)")
+
+    s = sub.add_parser(
+        "check", help="judge bundles against the review rules without storing anything",
+        description="Judge every prescription in the given bundles against the review rules (review-rules.md). "
+                    "Stores nothing. Exit status 1 if any file or prescription could not be read.")
+    s.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="a bundle file, or a folder (all *.json below it; files named expected.json are skipped)")
+    s.add_argument("--json", action="store_true", help="one JSON object per prescription per line")
+    s.add_argument("--at", metavar="ISO8601", help="the review time, with its offset (default: now)")
+    s.add_argument("--trust", action="append", type=Path, default=[], metavar="PEM",
+                   help="an extra trust anchor for prescriber signatures (repeatable)")
+    s.add_argument("--formulary", type=Path, metavar="CSV", help="use this formulary instead of the stored one")
 
     sub.add_parser("queue", help="list prescriptions waiting for review")
 
@@ -159,6 +171,11 @@ def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
         # Loaded now, not at the first review: a broken list must stop the start, saying why.
         special = ws.special_drugs
         print(f"特殊管理药品目录 special-drug lists: {len(special.entries)} entries from {special.source}", file=out)
+        from workstation.services import review
+
+        if review.record_loosenings(ws.uow(), settings, actor=_actor()):
+            print("审核设置放宽了法定要求，已记入审计追踪 review settings loosen the law; recorded with their reasons "
+                  "in the audit trail", file=out)
         if settings.demo_mode and not getattr(args, "no_demo", False):
             loaded = demo.load_demo(ws.uow, ws.intake)
             if loaded is not None:
@@ -273,6 +290,115 @@ def cmd_pull(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_PARTIAL if result.quarantined else EXIT_OK
     finally:
         ws.close()
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+    from datetime import datetime
+
+    from workstation.adapters.fhir_bundle import BundleRejected, parse_bundle
+    from workstation.adapters.signature import load_trust_anchors
+    from workstation.domain.formulary import FormularyImportError, parse_formulary_csv
+    from workstation.services import formulary, regulatory, review
+
+    settings = _settings()
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+        except ValueError:
+            print(f"rxws: --at {args.at!r} is not an ISO 8601 date-time", file=sys.stderr)
+            return EXIT_USAGE
+        if at.tzinfo is None:
+            print("rxws: --at needs a UTC offset, e.g. 2026-06-01T10:00:00+08:00", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        from workstation.adapters.db.types import utcnow
+
+        at = utcnow()
+    if args.formulary is not None:
+        try:
+            entries = parse_formulary_csv(args.formulary.read_bytes(), str(args.formulary))
+        except OSError as exc:
+            print(f"rxws: cannot read {args.formulary}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except FormularyImportError as exc:
+            print(f"rxws: {args.formulary}: {len(exc.errors)} error(s), first: {exc.errors[0]}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        ws = _open(upgrade=False)
+        try:
+            entries = formulary.active_entries(ws.uow())
+        finally:
+            ws.close()
+        if not entries:
+            print("rxws: no formulary is stored; import one (`rxws formulary import CSV`) or pass --formulary CSV",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    for what, why in review.loosenings(settings):  # shown, since check writes no audit trail
+        print(f"rxws: 注意 note: the settings loosen the law: {what} — {why}", file=sys.stderr)
+    anchors = load_trust_anchors(review.trust_anchor_paths(settings, args.trust))
+    reviewer = review.Reviewer.build(entries, regulatory.load_special_drugs(settings), anchors,
+                                     review.institution_settings(settings))
+    files = [p for p in _bundle_files(args.paths) if p.name != "expected.json"]
+    status = EXIT_OK
+    for path in files:
+        try:
+            parsed = parse_bundle(path.read_bytes(), max_bytes=settings.max_bundle_bytes)
+        except OSError as exc:
+            status = EXIT_PARTIAL
+            _emit_error(out, args.json, str(path), f"cannot read: {exc.strerror or exc}")
+            continue
+        except BundleRejected as exc:
+            status = EXIT_PARTIAL
+            _emit_error(out, args.json, str(path), exc.reason)
+            continue
+        for part in parsed.rejected:
+            status = EXIT_PARTIAL
+            _emit_error(out, args.json, str(path), part.reason, part.number)
+        for snap in parsed.prescriptions:
+            result = reviewer.review(snap, at)
+            if args.json:
+                print(json.dumps({
+                    "file": str(path), "prescription_id": snap.number, "items": [i.fhir_id for i in snap.items],
+                    "approvable": result.approvable,
+                    "findings": [{"rule_id": f.rule_id, "severity": f.severity.value, "item": f.item,
+                                  "message": f"{f.message_zh} / {f.message_en}", "citation": f.citation}
+                                 for f in result.findings],
+                    **({} if result.checked else {"checked": False, "error": result.error}),
+                }, ensure_ascii=False), file=out)
+            else:
+                _print_judgement(out, str(path), snap.number, result)
+    if not files:
+        print("rxws: no *.json files found in the given paths", file=sys.stderr)
+        return EXIT_USAGE
+    return status
+
+
+def _emit_error(out: TextIO, as_json: bool, file: str, reason: str, number: str | None = None) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps({"file": file, **({"prescription_id": number} if number else {}), "error": reason},
+                         ensure_ascii=False), file=out)
+    else:
+        print(f"{file}: {'处方 ' + number + ' ' if number else ''}无法审核 cannot be judged — {reason}", file=out)
+
+
+def _print_judgement(out: TextIO, file: str, number: str, result: Any) -> None:
+    if not result.checked:
+        print(f"处方 {number}（{file}）：未完成审核，不得通过 — {result.error}", file=out)
+        return
+    verdict = "可以通过（警示项须逐条确认）" if result.approvable else "不得通过"
+    if result.approvable and not result.findings:
+        verdict = "未发现问题，可以通过"
+    print(f"处方 {number}（{file}）：{verdict}", file=out)
+    for f in result.findings:
+        level = "拦截" if f.severity.value == "block" else "警示"
+        where = f" [{f.item}]" if f.item else ""
+        print(f"  【{level}】{f.rule_id}{where}：{f.message_zh}", file=out)
+        for e in f.evidence:
+            print(f"      依据：{e}", file=out)
+        print(f"      出处：{f.citation}", file=out)
 
 
 def cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
@@ -436,6 +562,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "ingest": cmd_ingest,
     "inbox": cmd_inbox,
     "pull": cmd_pull,
+    "check": cmd_check,
     "queue": cmd_queue,
     "quarantine": cmd_quarantine,
     "formulary": cmd_formulary,

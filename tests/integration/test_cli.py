@@ -156,3 +156,26 @@ def test_help_and_version_from_the_installed_command() -> None:
         assert word in out.stdout
     version = subprocess.run([str(rxws), "--version"], capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("rxws ")
+
+
+def test_a_loosened_review_setting_is_audited_once_with_its_reason(
+        env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = Path(env["RXWS_CONFIG_DIR"])
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "settings.toml").write_text(
+        '[review.rules."items.too_many"]\nenabled = false\nreason = "中药饮片另行审核"\n', encoding="utf-8")
+    code, out, _ = _run(capsys, "start")
+    assert code == 0 and "recorded with their reasons in the audit trail" in out
+    code, out, _ = _run(capsys, "start")
+    assert code == 0 and "recorded with their reasons" not in out  # once, not at every start
+    ws = open_workstation(load_settings(env))
+    try:
+        with ws.uow() as uow:
+            events = uow.session.scalars(select(orm.AuditEvent).where(
+                orm.AuditEvent.action == "review.settings_loosened")).all()
+            assert len(events) == 1
+            details = json.loads(events[0].details) if isinstance(events[0].details, str) else events[0].details
+            assert details["change"] == "rule items.too_many disabled" and details["reason"] == "中药饮片另行审核"
+    finally:
+        ws.close()
+    assert _run(capsys, "audit", "verify")[0] == 0
