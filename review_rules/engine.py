@@ -73,6 +73,8 @@ def run_rule(r: Rule, snapshot: Snapshot, severity: Severity | None = None) -> l
     sev = severity or r.severity
     try:
         hits = list(r.check(snapshot))
+        if not hits:
+            return []
     except Exception as exc:  # fail closed: an undecided rule is a block, never a pass
         return [Finding(r.id, Severity.BLOCK, None,
                         f"{r.message_zh}：规则无法判定（{type(exc).__name__}），请人工核对",

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from review_rules.engine import Hit, rule
@@ -484,8 +485,12 @@ def unknown_drug(s: Snapshot) -> Iterator[Hit]:
             yield Hit(item.id, (item.drug.unknown_reason or item.drug.name,), item.drug.name, item.drug.name)
 
 
+_SEPARATORS = re.compile(r"[\s\-_·/()（）]+")
+
+
+@lru_cache(maxsize=4096)  # the same few hundred ingredient names recur in every prescription
 def _norm(text: str) -> str:
-    return re.sub(r"[\s\-_·/()（）]+", "", text).lower()
+    return _SEPARATORS.sub("", text).lower()
 
 
 @rule("allergy.match", B, "药品成分或类别与过敏史相符", "an ingredient or class of the drug matches a recorded allergy", SHENHE)
