@@ -6,7 +6,8 @@ trust anchor the pharmacy configured, that every certificate of that chain was v
 prescription was written, and that the signer is the requester (a Practitioner whose licence number
 is the leaf subject's serialNumber). The chain walk uses cryptography primitives rather than
 ``x509.verification.PolicyBuilder``, whose web-PKI profiles demand EKUs and SANs that physician
-certificates do not carry.
+certificates do not carry. The chain walk (``trusted_path``) and the validity check (``check_validity``)
+are public so that the pharmacists' approval signatures on releases are judged by the same rules.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ class TrustAnchorError(DomainError):
         self.reason = reason
 
 
-class _Invalid(Exception):
-    """A check failed; carries the pharmacist-facing reason."""
+class SignatureRejected(DomainError):
+    """A check of a signature or its certificates failed; ``zh`` and ``en`` say why, for a pharmacist."""
 
     def __init__(self, zh: str, en: str) -> None:
         super().__init__(en)
@@ -159,22 +160,22 @@ def verify_prescriber_signature(
         try:
             parsed = parse_compact(signature.jws)
         except JwsError as exc:
-            zh, en = _split_reason(exc.reason)
-            raise _Invalid(f"签名数据无法解析：{zh}", f"the signature cannot be read: {en}") from None
+            zh, en = split_reason(exc.reason)
+            raise SignatureRejected(f"签名数据无法解析：{zh}", f"the signature cannot be read: {en}") from None
         leaf = parsed.leaf
         if parsed.payload is not None:
-            raise _Invalid("签名未采用分离载荷格式", "the signature carries its payload instead of a detached one")
+            raise SignatureRejected("签名未采用分离载荷格式", "the signature carries its payload instead of a detached one")
         try:
             verify_detached(signature.jws, payload)
         except JwsError:
-            raise _Invalid(
+            raise SignatureRejected(
                 "签名与处方内容不符：签名后处方内容被改动",
                 "the signature does not match the prescription: it was changed after it was signed",
             ) from None
-        path = _trusted_path(parsed.certificates, anchors)
+        path = trusted_path(parsed.certificates, anchors)
         _check_validity(path, snapshot)
         _check_signer_is_requester(leaf, signature, snapshot.prescriber)
-    except _Invalid as failure:
+    except SignatureRejected as failure:
         return _check(SignatureStatus.INVALID, failure.zh, failure.en, leaf)
     except Exception as exc:
         # Backstop: every expected failure above has its own reason, but a review must never crash on
@@ -200,7 +201,7 @@ def _check(status: SignatureStatus, zh: str | None, en: str | None, leaf: x509.C
     return SignatureCheck(status, zh, en, licence, subject)
 
 
-def _split_reason(reason: str) -> tuple[str, str]:
+def split_reason(reason: str) -> tuple[str, str]:
     """``jws`` reasons read "中文 / English"; split them, or use the whole text for both."""
     zh, sep, en = reason.partition(" / ")
     return (zh, en) if sep else (reason, reason)
@@ -209,29 +210,29 @@ def _split_reason(reason: str) -> tuple[str, str]:
 def _check_envelope(signature: Signature, snapshot: PrescriptionSnapshot) -> None:
     """The Provenance must be an author's JOSE signature over exactly the prescription's items."""
     if signature.sig_format != JOSE:
-        raise _Invalid(
+        raise SignatureRejected(
             f"签名格式不是 {JOSE}（实为 {signature.sig_format or '未注明'}）",
             f"the signature format is {signature.sig_format or 'not stated'}, not {JOSE}",
         )
     if AUTHOR_SIGNATURE not in signature.type_codes:
-        raise _Invalid(
+        raise SignatureRejected(
             "签名类型不是作者签名（Author's Signature）",
             f"the signature is not marked as the author's signature ({AUTHOR_SIGNATURE})",
         )
     if not snapshot.items:
-        raise _Invalid("处方没有药品条目，签名无从核对", "the prescription has no items to check the signature against")
+        raise SignatureRejected("处方没有药品条目，签名无从核对", "the prescription has no items to check the signature against")
     item_ids = [item.fhir_id for item in snapshot.items]
     targets = {_plain_id(t) for t in signature.target_ids}
     uncovered = [i for i in item_ids if i not in targets]
     if uncovered:
         listed = "、".join(uncovered)
-        raise _Invalid(
+        raise SignatureRejected(
             f"签名未覆盖处方的全部药品条目（未覆盖：{listed}）",
             f"the signature does not cover every item of the prescription (not covered: {', '.join(uncovered)})",
         )
     extra = sorted(targets.difference(item_ids))
     if extra:
-        raise _Invalid(
+        raise SignatureRejected(
             f"签名还涵盖了本处方以外的条目（{'、'.join(extra)}）",
             f"the signature also covers items that are not in this prescription ({', '.join(extra)})",
         )
@@ -252,7 +253,7 @@ def _medication_requests(snapshot: PrescriptionSnapshot) -> list[Mapping[str, An
         except (ValueError, TypeError, RecursionError):
             resource = None
         if not isinstance(resource, dict):
-            raise _Invalid(
+            raise SignatureRejected(
                 f"药品条目 {item.fhir_id} 的内容无法读取，签名无从核对",
                 f"item {item.fhir_id} cannot be read, so the signature cannot be checked",
             )
@@ -263,12 +264,12 @@ def _medication_requests(snapshot: PrescriptionSnapshot) -> list[Mapping[str, An
 # --------------------------------------------------------------------------- chain of trust
 
 
-def _trusted_path(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]) -> list[x509.Certificate]:
-    """Walk from the leaf to an anchor; return [leaf, intermediates…, anchor] or raise _Invalid."""
+def trusted_path(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """Walk from the leaf to an anchor; return [leaf, intermediates…, anchor]. Raises SignatureRejected."""
     if not anchors:
-        raise _Invalid("工作站未配置受信任的根证书，无法确认签名人", "no trust anchor is configured, so no signer can be trusted")
+        raise SignatureRejected("工作站未配置受信任的根证书，无法确认签名人", "no trust anchor is configured, so no signer can be trusted")
     if len(chain) > MAX_CHAIN_CERTIFICATES:
-        raise _Invalid(
+        raise SignatureRejected(
             f"签名证书链过长（{len(chain)} 个证书）",
             f"the signing certificate chain is too long ({len(chain)} certificates, at most {MAX_CHAIN_CERTIFICATES})",
         )
@@ -286,11 +287,11 @@ def _trusted_path(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Cert
         issuer = next((c for c in spare if _issued_by(child, c)), None)
         if issuer is None:
             if _issued_by(child, child):
-                raise _Invalid(
-                    f"签名证书链的根证书不受信任（{_display_name(child)}）",
-                    f"the signing certificate chains to a root that is not trusted ({_display_name(child)})",
+                raise SignatureRejected(
+                    f"签名证书链的根证书不受信任（{display_name(child)}）",
+                    f"the signing certificate chains to a root that is not trusted ({display_name(child)})",
                 )
-            raise _Invalid(
+            raise SignatureRejected(
                 f"签名证书链无法连接到受信任的根证书（缺少 {_display_name_of(child.issuer)} 的证书）",
                 "the signing certificate is not trusted: its chain does not reach a trusted root "
                 f"(no certificate of {_display_name_of(child.issuer)})",
@@ -314,21 +315,21 @@ def _check_certificate(cert: x509.Certificate) -> None:
     try:
         algorithm = cert.signature_hash_algorithm  # None for Ed25519/Ed448, which hash internally
     except UnsupportedAlgorithm:
-        raise _Invalid(
-            f"证书 {_display_name(cert)} 使用了无法识别的签名算法",
-            f"the certificate of {_display_name(cert)} is signed with an unknown algorithm "
+        raise SignatureRejected(
+            f"证书 {display_name(cert)} 使用了无法识别的签名算法",
+            f"the certificate of {display_name(cert)} is signed with an unknown algorithm "
             f"({cert.signature_algorithm_oid.dotted_string})",
         ) from None
     if isinstance(algorithm, _FORGEABLE_HASHES):
-        raise _Invalid(
-            f"证书 {_display_name(cert)} 使用了不安全的签名算法（{algorithm.name}）",
-            f"the certificate of {_display_name(cert)} is signed with a weak algorithm ({algorithm.name})",
+        raise SignatureRejected(
+            f"证书 {display_name(cert)} 使用了不安全的签名算法（{algorithm.name}）",
+            f"the certificate of {display_name(cert)} is signed with a weak algorithm ({algorithm.name})",
         )
     for ext in cert.extensions:
         if ext.critical and ext.oid not in _KNOWN_CRITICAL:
-            raise _Invalid(
-                f"证书 {_display_name(cert)} 含有无法处理的关键扩展",
-                f"the certificate of {_display_name(cert)} has a critical extension this workstation cannot process "
+            raise SignatureRejected(
+                f"证书 {display_name(cert)} 含有无法处理的关键扩展",
+                f"the certificate of {display_name(cert)} has a critical extension this workstation cannot process "
                 f"({ext.oid.dotted_string})",
             )
 
@@ -340,7 +341,7 @@ def _check_signing_usage(leaf: x509.Certificate) -> None:
     except x509.ExtensionNotFound:
         return
     if not (usage.digital_signature or usage.content_commitment):
-        raise _Invalid(
+        raise SignatureRejected(
             "签名证书的密钥不允许用于签名",
             "the signing certificate's key may not be used for signatures (keyUsage)",
         )
@@ -350,30 +351,30 @@ def _check_issuer(issuer: x509.Certificate, below: Sequence[x509.Certificate]) -
     """An issuer must be a CA allowed to sign certificates, with a path-length limit that fits, and a sound key."""
     constraints = _basic_constraints(issuer)
     if constraints is None or not constraints.ca:
-        raise _Invalid(
-            f"签发证书 {_display_name(issuer)} 不是 CA 证书",
-            f"the issuing certificate {_display_name(issuer)} is not a certificate authority",
+        raise SignatureRejected(
+            f"签发证书 {display_name(issuer)} 不是 CA 证书",
+            f"the issuing certificate {display_name(issuer)} is not a certificate authority",
         )
     # below = [leaf, intermediates…]: the intermediates under this issuer must not exceed its pathLen.
     if constraints.path_length is not None and len(below) - 1 > constraints.path_length:
-        raise _Invalid(
-            f"证书链长度超出 {_display_name(issuer)} 允许的层级",
-            f"the chain is longer than {_display_name(issuer)} allows (path length {constraints.path_length})",
+        raise SignatureRejected(
+            f"证书链长度超出 {display_name(issuer)} 允许的层级",
+            f"the chain is longer than {display_name(issuer)} allows (path length {constraints.path_length})",
         )
     try:
         usage: x509.KeyUsage | None = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is not None and not usage.key_cert_sign:
-        raise _Invalid(
-            f"{_display_name(issuer)} 的密钥无权签发证书",
-            f"the key of {_display_name(issuer)} may not sign certificates (keyUsage lacks keyCertSign)",
+        raise SignatureRejected(
+            f"{display_name(issuer)} 的密钥无权签发证书",
+            f"the key of {display_name(issuer)} may not sign certificates (keyUsage lacks keyCertSign)",
         )
     key = issuer.public_key()
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < _MIN_RSA_BITS:
-        raise _Invalid(
-            f"{_display_name(issuer)} 的 RSA 密钥过短（{key.key_size} 位）",
-            f"the RSA key of {_display_name(issuer)} is too short ({key.key_size} bits)",
+        raise SignatureRejected(
+            f"{display_name(issuer)} 的 RSA 密钥过短（{key.key_size} 位）",
+            f"the RSA key of {display_name(issuer)} is too short ({key.key_size} bits)",
         )
 
 
@@ -384,7 +385,7 @@ def _basic_constraints(cert: x509.Certificate) -> x509.BasicConstraints | None:
         return None
 
 
-def _display_name(cert: x509.Certificate) -> str:
+def display_name(cert: x509.Certificate) -> str:
     return _display_name_of(cert.subject)
 
 
@@ -398,31 +399,39 @@ def _display_name_of(name: x509.Name) -> str:
 
 
 def _check_validity(path: Sequence[x509.Certificate], snapshot: PrescriptionSnapshot) -> None:
-    """Every certificate of the path must be valid (bounds inclusive, RFC 5280 §4.1.2.5) at every authoredOn."""
+    """Every certificate of the path must be valid at every authoredOn."""
     times = [item.authored_on for item in snapshot.items]
     if not times or any(t is None or t.utcoffset() is None for t in times):
-        raise _Invalid(
+        raise SignatureRejected(
             "处方缺少带时区的开方时间（authoredOn），无法核对签名证书的有效期",
             "the prescription has no authoredOn with a time and zone, so the certificate's validity cannot be checked",
         )
     known = [t for t in times if t is not None]
     # A validity period is an interval, so checking the earliest and latest authoredOn covers every item.
-    first, last = min(known), max(known)
+    check_validity(path, min(known), max(known), moment_zh="开方时", moment_en="when the prescription was written")
+
+
+def check_validity(
+    path: Sequence[x509.Certificate], first: datetime, last: datetime, *, moment_zh: str, moment_en: str
+) -> None:
+    """Every certificate of ``path`` must be valid from ``first`` to ``last`` (bounds inclusive, RFC 5280 §4.1.2.5).
+
+    ``moment_zh`` / ``moment_en`` name the event in the reason ("开方时" / "when the prescription was
+    written"). Both times must carry a zone. Raises :class:`SignatureRejected`.
+    """
     for position, cert in enumerate(path):
         start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-        which_zh = "签名证书" if position == 0 else f"证书链中的 {_display_name(cert)}"
-        which_en = "the signing certificate" if position == 0 else f"the chain certificate {_display_name(cert)}"
+        which_zh = "签名证书" if position == 0 else f"证书链中的 {display_name(cert)}"
+        which_en = "the signing certificate" if position == 0 else f"the chain certificate {display_name(cert)}"
         if first < start:
-            raise _Invalid(
-                f"开方时（{_when(first)}）{which_zh}尚未生效（生效于 {_when(start, first)}）",
-                f"{which_en} was not yet valid when the prescription was written "
-                f"({_when(first)}; valid from {_when(start, first)})",
+            raise SignatureRejected(
+                f"{moment_zh}（{_when(first)}）{which_zh}尚未生效（生效于 {_when(start, first)}）",
+                f"{which_en} was not yet valid {moment_en} ({_when(first)}; valid from {_when(start, first)})",
             )
         if last > end:
-            raise _Invalid(
-                f"开方时（{_when(last)}）{which_zh}已过期（有效期至 {_when(end, last)}）",
-                f"{which_en} had expired when the prescription was written "
-                f"({_when(last)}; valid until {_when(end, last)})",
+            raise SignatureRejected(
+                f"{moment_zh}（{_when(last)}）{which_zh}已过期（有效期至 {_when(end, last)}）",
+                f"{which_en} had expired {moment_en} ({_when(last)}; valid until {_when(end, last)})",
             )
 
 
@@ -447,39 +456,42 @@ _KIND_EN = {
 def _check_signer_is_requester(leaf: x509.Certificate, signature: Signature, prescriber: Prescriber) -> None:
     """The requester must be a Practitioner whose licence is the leaf's, and the signature must name them."""
     if prescriber.kind is PrescriberKind.MISSING:
-        raise _Invalid("处方没有开方者，无法确认签名人就是开方者", "the prescription names no requester, so the signer cannot be the requester")
+        raise SignatureRejected(
+            "处方没有开方者，无法确认签名人就是开方者",
+            "the prescription names no requester, so the signer cannot be the requester",
+        )
     if prescriber.kind is PrescriberKind.UNRESOLVED:
-        raise _Invalid(
+        raise SignatureRejected(
             "开方者无法解析，无法确认签名人就是开方者",
             "the requester cannot be resolved, so the signer cannot be shown to be the requester",
         )
     if prescriber.kind is not PrescriberKind.PRACTITIONER:
         label = prescriber.device_name or prescriber.name or prescriber.reference or ""
         detail = f"（{label}）" if label else ""
-        raise _Invalid(
+        raise SignatureRejected(
             f"开方者是{_KIND_ZH.get(prescriber.kind, '非医师')}{detail}而不是医师：签名人不是开方者",
             f"the requester is {_KIND_EN.get(prescriber.kind, 'not a physician')}{f' ({label})' if label else ''}, "
             "not a physician: the signer is not the requester",
         )
     signer_licence = leaf_serial_number(leaf)
     if not prescriber.licence:
-        raise _Invalid(
+        raise SignatureRejected(
             "开方医师没有执业证书编码，无法与签名证书核对",
             "the prescriber has no licence number to compare with the signing certificate",
         )
     if signer_licence is None:
-        raise _Invalid(
+        raise SignatureRejected(
             "签名证书中没有执业证书编码",
             "the signing certificate carries no licence number (subject serialNumber)",
         )
     if signer_licence != prescriber.licence:
-        raise _Invalid(
+        raise SignatureRejected(
             f"签名证书属于执业证书编码为 {signer_licence} 的医师，不是开方医师（{prescriber.licence}）",
             f"the signing certificate belongs to licence {signer_licence}, "
             f"not to the prescriber (licence {prescriber.licence})",
         )
     if not _names_requester(signature.who_reference, prescriber):
-        raise _Invalid(
+        raise SignatureRejected(
             f"签名注明的签名人（{signature.who_reference or '未注明'}）不是开方者（{prescriber.reference}）",
             f"the signature names {signature.who_reference or 'no one'} as signer, "
             f"not the requester ({prescriber.reference})",
