@@ -266,7 +266,7 @@ def delivery_message(
     parcel_id: str,
     order: str,
     recipient_name: str,
-    recipient_phone: str | None,
+    recipient_phone_masked: str | None,
     address: str,
     packages: int,
     storage: str,
@@ -275,12 +275,13 @@ def delivery_message(
     key: ec.EllipticCurvePrivateKey,
     chain: Sequence[x509.Certificate],
 ) -> Json:
-    """The signed delivery message; the phone is masked here, so the full number is never signed or sent."""
+    """The signed delivery message. ``recipient_phone_masked`` must already be masked (:func:`mask_phone`):
+    a full number is refused, so it is never signed or sent."""
     message = {
         "parcel_id": parcel_id,
         "order": order,
         "recipient_name": recipient_name,
-        "recipient_phone_masked": mask_phone(recipient_phone),
+        "recipient_phone_masked": recipient_phone_masked,
         "address": address,
         "packages": packages,
         "storage": storage,

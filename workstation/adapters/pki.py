@@ -50,10 +50,10 @@ _KEY_LABELS = frozenset({b"PRIVATE KEY", b"ENCRYPTED PRIVATE KEY", b"EC PRIVATE 
 
 
 class WrongPin(DomainError):
-    """The PIN does not unlock the stored private key."""
+    """The PIN does not unlock the stored private key (or, for a caller that checks PINs itself, was wrong)."""
 
-    def __init__(self) -> None:
-        super().__init__("PIN 不正确 / wrong PIN: it does not unlock this pharmacist's signing key")
+    def __init__(self, message: str = "PIN 不正确 / wrong PIN: it does not unlock this signing key") -> None:
+        super().__init__(message)
 
 
 class WeakPin(DomainError):

@@ -144,7 +144,7 @@ DELIVERY_FIELDS: Json = {
     "parcel_id": "PCL-20260601-0007",
     "order": NUMBER,
     "recipient_name": "张三",
-    "recipient_phone": "+86 138-1234-5678",
+    "recipient_phone_masked": mask_phone("+86 138-1234-5678"),
     "address": "广东省深圳市南山区科技园路 1 号 2 栋 301",
     "packages": 2,
     "storage": "冷藏 2–8℃",
@@ -510,12 +510,12 @@ def test_verification_errors_are_domain_errors() -> None:
 # --------------------------------------------------------------------------- delivery
 
 
-def test_a_delivery_message_round_trips_with_the_phone_masked() -> None:
+def test_a_delivery_message_round_trips() -> None:
     assert set(DELIVERY) == {"message", "signature"}
     message = DELIVERY["message"]
     assert set(message) == set(DELIVERY_MEMBERS)
     assert message["recipient_phone_masked"] == "138****5678"
-    assert "recipient_phone" not in message and "13812345678" not in json.dumps(DELIVERY)
+    assert "13812345678" not in json.dumps(DELIVERY)
     result = verify_delivery_message(json.loads(json.dumps(DELIVERY)), ANCHORS)
     assert result.message == message and result.licence == LICENCE and result.signer_name == "王丽"
     line = result.describe()
@@ -525,7 +525,7 @@ def test_a_delivery_message_round_trips_with_the_phone_masked() -> None:
 
 
 def test_a_delivery_without_phone_carries_null() -> None:
-    message = delivery_message(**{**DELIVERY_FIELDS, "recipient_phone": None}, key=KEY, chain=CHAIN)
+    message = delivery_message(**{**DELIVERY_FIELDS, "recipient_phone_masked": None}, key=KEY, chain=CHAIN)
     assert message["message"]["recipient_phone_masked"] is None
     verify_delivery_message(message, ANCHORS)
 
@@ -533,7 +533,8 @@ def test_a_delivery_without_phone_carries_null() -> None:
 @pytest.mark.parametrize(
     ("changes", "member"),
     [({"packages": 0}, "packages"), ({"packages": 1.5}, "packages"), ({"storage": " "}, "storage"),
-     ({"signed_at": "2026-06-01"}, "signed_at"), ({"address": None}, "address")],
+     ({"signed_at": "2026-06-01"}, "signed_at"), ({"address": None}, "address"),
+     ({"recipient_phone_masked": "13812345678"}, "recipient_phone_masked")],
 )
 def test_a_bad_delivery_message_is_not_signed(changes: Json, member: str) -> None:
     with pytest.raises(ValueError, match=f"'{member}'"):
