@@ -461,11 +461,19 @@ def _signed_payload(token: Any, what_zh: str, what_en: str) -> tuple[list[x509.C
     return parsed.certificates, parsed.payload
 
 
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON for signed and released messages: UTF-8, no repeated member names, no NaN or Infinity.
+
+    Two readers of one document with a repeated name may take different values, so what was verified
+    would not be what is used; such a document is refused (ValueError, or RecursionError if too deep).
+    """
+    return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+
+
 def _json_object(payload: bytes, what_zh: str, what_en: str) -> Json:
     try:
-        value = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                           parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        value = parse_json(payload)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ReleaseVerificationError(f"{what_zh}不是合法 JSON", f"the {what_en} is not valid JSON") from None
     if not isinstance(value, dict):
         raise ReleaseVerificationError(f"{what_zh}不是 JSON 对象", f"the {what_en} is not a JSON object")
@@ -476,7 +484,6 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> Json:
     result: Json = {}
     for name, value in pairs:
         if name in result:
-            # Two readers of one payload could take different values; refuse rather than choose.
             raise ValueError(f"duplicate member {name!r}")
         result[name] = value
     return result

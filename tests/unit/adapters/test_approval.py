@@ -7,7 +7,6 @@ import copy
 import datetime as dt
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,6 @@ from workstation.adapters.approval import (
     ReleaseVerificationError,
     approval_provenance,
     delivery_message,
-    dispensing_bundle,
     mask_phone,
     sign_statement,
     verify_approval_jws,
@@ -40,19 +38,27 @@ from workstation.adapters.pki import create_pharmacy_ca, generate_key, issue_pha
 from workstation.domain.canonical import content_sha256, jcs
 from workstation.domain.errors import DomainError
 
-Json = dict[str, Any]
-REPO = Path(__file__).resolve().parents[3]
-DEMO = REPO / "resources" / "demo" / "bundles"
-CST = dt.timezone(dt.timedelta(hours=8))
-ISSUED = dt.datetime(2026, 1, 1, 8, 0, tzinfo=CST)
-SIGNED_AT = "2026-06-01T10:05:00+08:00"
-LICENCE = "YS4403200012345"
-OTHER_LICENCE = "YS4403200067890"
+from tests.release_support import (
+    CA,
+    CA_KEY,
+    CHAIN,
+    DELIVERY_FIELDS,
+    ISSUED,
+    KEY,
+    LEAF,
+    LICENCE,
+    NUMBER,
+    REQUESTS,
+    SIGNED_AT,
+    medication_requests,
+    release_bundle,
+    release_delivery,
+)
+from tests.release_support import statement as _statement
 
-CA, CA_KEY = create_pharmacy_ca("示例药房 CA", now=ISSUED)
-KEY = generate_key()
-LEAF = issue_pharmacist_certificate(CA, CA_KEY, name="王丽", licence=LICENCE, public_key=KEY.public_key(), now=ISSUED)
-CHAIN = [LEAF, CA]
+Json = dict[str, Any]
+CST = dt.timezone(dt.timedelta(hours=8))
+OTHER_LICENCE = "YS4403200067890"
 OTHER_KEY = generate_key()
 OTHER_LEAF = issue_pharmacist_certificate(CA, CA_KEY, name="李强", licence=OTHER_LICENCE,
                                           public_key=OTHER_KEY.public_key(), now=ISSUED)
@@ -62,47 +68,12 @@ ROGUE_LEAF = issue_pharmacist_certificate(ROGUE_CA, ROGUE_KEY, name="王丽", li
 SHORT_LEAF = issue_pharmacist_certificate(CA, CA_KEY, name="王丽", licence=LICENCE, public_key=KEY.public_key(),
                                           now=ISSUED, days=30)  # expired long before SIGNED_AT
 ANCHORS = [CA]
-
-
-def _requests(name: str) -> list[Json]:
-    data = json.loads((DEMO / name).read_text("utf-8"))
-    return [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
-
-
-REQUESTS = _requests("01-htn-follow-up.json")
-NUMBER = REQUESTS[0]["groupIdentifier"]["value"]
-OTHER_REQUESTS = _requests("02-t2dm-long-term.json")
+OTHER_REQUESTS = medication_requests("02-t2dm-long-term.json")
 OTHER_NUMBER = OTHER_REQUESTS[0]["groupIdentifier"]["value"]
-
-
-def _statement(requests: list[Json] = REQUESTS, **changes: Any) -> Json:
-    statement: Json = {
-        "prescription": requests[0]["groupIdentifier"]["value"],
-        "version": 1,
-        "content_sha256": content_sha256(requests),
-        "decision": "approve",
-        "acknowledged": {"dose.above_usual": "患者既往耐受该剂量，已电话确认"},
-        "pharmacist_licence": LICENCE,
-        "signed_at": SIGNED_AT,
-    }
-    statement.update(changes)
-    return statement
-
-
 STATEMENT = _statement()
 TOKEN = sign_statement(STATEMENT, KEY, CHAIN)
-
-
-def _bundle(requests: list[Json] = REQUESTS, token: str | None = None, statement: Json | None = None,
-            decision_id: str = "dec-1") -> Json:
-    statement = statement or _statement(requests)
-    token = token or sign_statement(statement, KEY, CHAIN)
-    provenance = approval_provenance(statement, token, target_ids=[r["id"] for r in requests],
-                                     pharmacist_name="王丽", provenance_id=f"prov-{decision_id}")
-    return dispensing_bundle(requests, provenance, decision_id=decision_id, timestamp="2026-06-01T10:05:01+08:00")
-
-
-BUNDLE = _bundle()
+_bundle = release_bundle
+BUNDLE = release_bundle()
 
 
 def _fresh_bundle() -> Json:
@@ -140,18 +111,7 @@ def _refused(check: Callable[[], object], *fragments: str) -> ReleaseVerificatio
     return error
 
 
-DELIVERY_FIELDS: Json = {
-    "parcel_id": "PCL-20260601-0007",
-    "order": NUMBER,
-    "recipient_name": "张三",
-    "recipient_phone_masked": mask_phone("+86 138-1234-5678"),
-    "address": "广东省深圳市南山区科技园路 1 号 2 栋 301",
-    "packages": 2,
-    "storage": "冷藏 2–8℃",
-    "pharmacist_licence": LICENCE,
-    "signed_at": SIGNED_AT,
-}
-DELIVERY = delivery_message(**DELIVERY_FIELDS, key=KEY, chain=CHAIN)
+DELIVERY = release_delivery()
 
 
 def _signed_delivery(message: Json, key: ec.EllipticCurvePrivateKey = KEY,
