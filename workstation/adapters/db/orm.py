@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -162,7 +163,7 @@ class Prescription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(128), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(32))  # received | superseded (later: approved, rejected, …)
+    status: Mapped[str] = mapped_column(String(32))  # received | superseded | approved | rejected | returned
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     content_sha256: Mapped[str] = mapped_column(String(64))
     authored_on: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -325,3 +326,118 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # a row has one successor only
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Pharmacist(Base):
+    """药师 account: real name, licence (药师注册证号), roles, and the login password's memory-hard hash."""
+
+    __tablename__ = "pharmacist"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    roles: Mapped[str] = mapped_column(String(128))  # comma-separated: pharmacist, lead, admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str] = mapped_column(String(256))  # argon2id, PHC string
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PharmacyCa(Base):
+    """The pharmacy's own certificate authority; its key is encrypted, the passphrase is in the OS keyring."""
+
+    __tablename__ = "pharmacy_ca"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    encrypted_key_pem: Mapped[str] = mapped_column(Text)
+    key_secret_name: Mapped[str] = mapped_column(String(128))  # the keyring entry holding the passphrase
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SigningCredential(Base):
+    """A pharmacist's signing certificate and private key, the key encrypted under their signing PIN."""
+
+    __tablename__ = "signing_credential"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pharmacist_id: Mapped[int] = mapped_column(ForeignKey("pharmacist.id"), index=True)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    chain_pem: Mapped[str] = mapped_column(Text)  # the issuers above the leaf, nearest first
+    encrypted_key_pem: Mapped[str] = mapped_column(Text)  # PKCS#8, encrypted with a key derived from the PIN
+    source: Mapped[str] = mapped_column(String(16))  # local-ca | imported
+    serial: Mapped[str] = mapped_column(String(64))
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Claim(Base):
+    """认领: a lease on a prescription; only its holder may decide, and an expired one returns it to the queue."""
+
+    __tablename__ = "claim"
+
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescription.id"), primary_key=True)
+    pharmacist_id: Mapped[int] = mapped_column(ForeignKey("pharmacist.id"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Decision(Base):
+    """审核决定: approve, reject or return, with the findings as they stood; an approval carries its signature."""
+
+    __tablename__ = "decision"
+    __table_args__ = (
+        CheckConstraint("kind IN ('approve', 'reject', 'return')", name="kind"),
+        # There is never a stored approval without its signed statement and Provenance.
+        CheckConstraint("kind <> 'approve' OR (statement IS NOT NULL AND signature_jws IS NOT NULL "
+                        "AND provenance IS NOT NULL)", name="approval_signed"),
+        CheckConstraint("kind = 'approve' OR (reason_code IS NOT NULL AND comment IS NOT NULL)", name="reason_given"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID: the release's Idempotency-Key
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescription.id"), unique=True)  # one decision each
+    prescription_number: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    pharmacist_id: Mapped[int] = mapped_column(ForeignKey("pharmacist.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+    acknowledged: Mapped[str] = mapped_column(Text, default="{}")  # JSON: rule id -> reason
+    findings: Mapped[str] = mapped_column(Text, default="[]")  # JSON, as they stood at decision time
+    rule_set_version: Mapped[str] = mapped_column(String(32))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    statement: Mapped[str | None] = mapped_column(Text)  # the signed statement, RFC 8785 JSON
+    signature_jws: Mapped[str | None] = mapped_column(Text)  # compact JWS, statement attached
+    provenance: Mapped[str | None] = mapped_column(Text)  # FHIR Provenance JSON
+    release_status: Mapped[str] = mapped_column(String(32))  # not_released | pending | released | release_failed | refused
+    release_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Outbox(Base):
+    """发往调配与配送的待发消息, written in the approval's transaction; a sender delivers each exactly once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "target"),
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decision.id"))
+    target: Mapped[str] = mapped_column(String(16))  # dispensing | delivery
+    body: Mapped[str | None] = mapped_column(Text)  # delivery: the signed message; dispensing: built at send time
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | release_failed | refused
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # a sender working on it
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
