@@ -13,7 +13,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,7 +24,9 @@ from sqlalchemy.engine import URL
 
 from workstation.adapters.db import migrate
 from workstation.adapters.db.engine import make_engine
+from tests.support import PKI, SHARED, MemoryKeyring, signed_prescription
 from workstation.bootstrap import Workstation, open_workstation
+from workstation.domain.accounts import Principal, Role
 from workstation.settings import Settings, load_settings
 
 PG_ADMIN = URL.create("postgresql+psycopg", username="postgres", host="127.0.0.1", port=5432, database="postgres")
@@ -149,3 +154,80 @@ def sqlite_ws(tmp_path: Path, sqlite_template: Path) -> Iterator[Workstation]:
     finally:
         workstation.close()
 
+
+
+# --------------------------------------------------------------------------- a pharmacy with people in it
+
+PASSWORD, PIN = "Review-Desk-2026", "482915"
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """A secure-looking keyring kept in memory, so tests never touch (or need) the machine's own."""
+    import keyring
+
+    before = keyring.get_keyring()
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    try:
+        yield ring
+    finally:
+        keyring.set_keyring(before)
+
+
+@dataclass
+class Pharmacy:
+    ws: Workstation
+    admin: Principal
+    pharmacist: Principal
+    lead: Principal
+
+    def receive(self, number: str, *, authored: datetime | None = None, **changes: Any) -> None:
+        """A new signed prescription, written now (or at ``authored``), taken in."""
+        raw = signed_prescription(number, authored or datetime.now(UTC), **changes)
+        report = self.ws.intake.ingest(raw, f"test:{number}")
+        assert report.outcome == "stored", report
+
+    def approve(self, number: str, who: Principal | None = None) -> str:
+        who = who or self.pharmacist
+        self.ws.claims.claim(who, number)
+        session = self.ws.signing.begin(who)
+        return self.ws.decisions.approve(who, session, number, pin=PIN, password=PASSWORD).id
+
+
+@pytest.fixture
+def fast_kdfs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheaper password hashing and PIN key derivation, for tests that create many accounts and keys.
+    The real parameters are tested on their own; files made here still carry their own round counts."""
+    import argon2
+
+    from workstation.adapters import pki
+    from workstation.services import accounts
+
+    monkeypatch.setattr(pki, "PIN_KDF_ROUNDS", 10_000)
+    monkeypatch.setattr(accounts, "_HASHER", argon2.PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
+
+
+@pytest.fixture
+def pharmacy(tmp_path: Path, database_url: str, memory_keyring: MemoryKeyring, fast_kdfs: None) -> Iterator[Pharmacy]:
+    """A workstation (both databases) trusting the shared test CA, with the example formulary, a pharmacy CA,
+    an enrolled pharmacist (PH0001) and an enrolled lead (PH0002)."""
+    env = {"RXWS_CONFIG_DIR": str(tmp_path / "config"), "RXWS_DATA_DIR": str(tmp_path / "data"),
+           "RXWS_DATABASE_URL": database_url, "RXWS_TRUST": str(PKI / "ca.pem")}
+    ws = open_workstation(load_settings(env))
+    try:
+        from workstation.services import formulary
+
+        formulary.import_formulary(ws.uow(), (SHARED / "examples" / "formulary.csv").read_bytes(), "formulary.csv",
+                                   actor="test")
+        admin = Principal.system("it-admin")
+        ws.signing.ensure_ca(admin)
+        people = []
+        for licence, name, roles in (("PH0001", "李药师", frozenset({Role.PHARMACIST})),
+                                     ("PH0002", "周主任", frozenset({Role.LEAD}))):
+            ws.accounts.add(admin, name=name, licence=licence, roles=roles, password=PASSWORD)
+            ws.signing.enroll(admin, licence, password=PASSWORD, pin=PIN)
+            people.append(ws.accounts.authenticate(licence, PASSWORD))
+        yield Pharmacy(ws, admin, people[0], people[1])
+    finally:
+        ws.close()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import copy
+import json
+from datetime import datetime
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import keyring.backend
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -16,3 +24,78 @@ def example_paths() -> list[Path]:
 def external_paths() -> list[Path]:
     """FHIR bundles written by other systems (Synthea)."""
     return sorted((SHARED / "external" / "synthea-r4").glob("*.json"))
+
+
+# --------------------------------------------------------------------------- test-only helpers
+
+PKI = SHARED / "examples" / "pki"
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring for tests only: secure enough for the workstation's check (priority > 0), kept in memory."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.values.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.values[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.values.pop((service, username), None)
+
+
+@cache
+def _clean_example() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SHARED / "examples" / "ex-clean-htn.json").read_text("utf-8"))
+    return data
+
+
+def signed_prescription(number: str, authored: datetime, *, quantity: int | None = None,
+                        supply_days: int | None = None, note: str | None = None) -> bytes:
+    """The shared clean hypertension follow-up as a new prescription ``number`` written at ``authored``,
+    signed again by its physician (Dr Wang, shared test PKI) so that it verifies."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from workstation.adapters.jws import sign_detached
+    from workstation.adapters.pki import certificates_from_pem
+    from workstation.domain.canonical import prescription_content
+
+    data = copy.deepcopy(_clean_example())
+    suffix = number.lower()
+    mrs = []
+    for entry in data["entry"]:
+        r = entry["resource"]
+        if r["resourceType"] == "MedicationRequest":
+            old = r["id"]
+            r["id"] = f"{old}-{suffix}"
+            entry["fullUrl"] = entry.get("fullUrl", "").replace(old, r["id"]) or f"MedicationRequest/{r['id']}"
+            r["groupIdentifier"]["value"] = number
+            r["authoredOn"] = authored.isoformat(timespec="seconds")
+            if quantity is not None:
+                r["dispenseRequest"]["quantity"]["value"] = quantity
+            if supply_days is not None:
+                r["dispenseRequest"]["expectedSupplyDuration"]["value"] = supply_days
+            if note is not None:
+                r["note"] = [{"text": note}]
+            mrs.append(r)
+        elif r["resourceType"] == "Encounter":
+            r.setdefault("period", {})["start"] = authored.isoformat(timespec="seconds")
+    for entry in data["entry"]:
+        r = entry["resource"]
+        if r["resourceType"] == "Provenance":
+            r["id"] = f"prov-{suffix}"
+            r["target"] = [{"reference": f"MedicationRequest/{m['id']}"} for m in mrs]
+            r["recorded"] = authored.isoformat(timespec="seconds")
+            key = load_pem_private_key((PKI / "physician-wang.key.pem").read_bytes(), password=None)
+            chain = certificates_from_pem((PKI / "physician-wang.pem").read_bytes() + (PKI / "ca.pem").read_bytes())
+            token = sign_detached(prescription_content(mrs), key, chain)  # type: ignore[arg-type]
+            r["signature"][0]["data"] = base64.b64encode(token.encode("ascii")).decode("ascii")
+            r["signature"][0]["when"] = authored.isoformat(timespec="seconds")
+    data["id"] = f"bundle-{suffix}"
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+from cryptography import x509
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -18,10 +21,18 @@ from workstation.adapters import secrets
 from workstation.adapters.db import migrate
 from workstation.adapters.db.engine import make_engine
 from workstation.adapters.db.uow import UnitOfWork, session_factory
+from workstation.adapters.signature import load_trust_anchors
+from workstation.domain.accounts import Principal
 from workstation.domain.errors import DomainError
 from workstation.domain.special_drugs import SpecialDrugList
-from workstation.services import regulatory
+from workstation.services import formulary, regulatory, review
+from workstation.services.accounts import AccountService
+from workstation.services.claims import ClaimService
+from workstation.services.decisions import DecisionService
 from workstation.services.intake import IntakeService
+from workstation.services.release import ReleaseSender, SenderSettings
+from workstation.services.review import Reviewer
+from workstation.services.signing import SigningService
 from workstation.settings import Settings
 
 
@@ -40,6 +51,7 @@ class Workstation:
     settings: Settings
     engine: Engine
     _factory: sessionmaker[Session] = field(init=False, repr=False)
+    _reviewer: tuple[int | None, Reviewer] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._factory = session_factory(self.engine)
@@ -54,6 +66,47 @@ class Workstation:
     @cached_property
     def special_drugs(self) -> SpecialDrugList:
         return regulatory.load_special_drugs(self.settings)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        return AccountService(self.uow)
+
+    @cached_property
+    def signing(self) -> SigningService:
+        return SigningService(self.uow, self.accounts)
+
+    @cached_property
+    def claims(self) -> ClaimService:
+        return ClaimService(self.uow)
+
+    def reviewer(self) -> Reviewer:
+        """The rules with the active formulary, the special-drug lists and the prescriber trust anchors."""
+        version = formulary.active_version_id(self.uow())
+        if self._reviewer is None or self._reviewer[0] != version:
+            anchors = load_trust_anchors(review.trust_anchor_paths(self.settings))
+            built = Reviewer.build(formulary.active_entries(self.uow()), self.special_drugs, anchors,
+                                   review.institution_settings(self.settings))
+            self._reviewer = (version, built)
+        return self._reviewer[1]
+
+    def release_anchors(self) -> tuple[x509.Certificate, ...]:
+        """What receivers trust for pharmacists' signatures: the pharmacy CA and configured roots."""
+        ca = self.signing.ca_certificate()
+        return ((ca,) if ca is not None else ()) + load_trust_anchors(self.settings.release.trust_anchors)
+
+    @cached_property
+    def decisions(self) -> DecisionService:
+        return DecisionService(self.uow, self.reviewer, self.signing, self.release_anchors,
+                               time_zone=self.settings.pharmacy_time_zone)
+
+    def sender(self, principal: Principal, **kwargs: Any) -> ReleaseSender:
+        r = self.settings.release
+        names = {"dispensing": r.dispensing_token_name, "delivery": r.delivery_token_name}
+        return ReleaseSender(
+            self.uow, principal, SenderSettings({"dispensing": r.dispensing_url, "delivery": r.delivery_url},
+                                     connect_timeout=r.connect_timeout, read_timeout=r.read_timeout,
+                                     max_attempts=r.max_attempts, backoff_seconds=r.backoff_seconds),
+            self.release_anchors, token=lambda target: secrets.get_secret(names[target]), **kwargs)
 
     def close(self) -> None:
         self.engine.dispose()

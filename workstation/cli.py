@@ -32,8 +32,10 @@ Where it keeps its state (override for tests or a second instance):
   RXWS_DATABASE_URL   database, e.g. postgresql://rxws@dbhost/rxws (default: SQLite in the data folder)
   RXWS_DATA_DIR       data folder (default: the platform's, e.g. ~/.local/share/rxws; XDG_DATA_HOME applies)
   RXWS_CONFIG_DIR     folder of settings.toml (default: e.g. ~/.config/rxws; XDG_CONFIG_HOME applies)
-Passwords and tokens are never read from files or variables: `rxws db set-password` and
-`rxws pull --set-token` put them in the OS keyring.
+Passwords and tokens are never read from files: `rxws db set-password`, `rxws pull --set-token` and
+`rxws release set-token` put them in the OS keyring. A pharmacist's password and signing PIN are asked
+on the terminal, or for automation read from RXWS_PASSWORD and RXWS_PIN.
+Release targets: RXWS_DISPENSING_URL, RXWS_DELIVERY_URL; prescriber trust anchors: RXWS_TRUST (like PATH).
 Exit status: 0 ok, 1 some input quarantined or refused, 2 usage/settings error, 3 database or server unreachable.
 """
 
@@ -99,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_parser("upgrade", help="bring the schema to this version (also done on every start)")
     ds.add_parser("current", help="print the database location and schema revision")
     ds.add_parser("set-password", help="store the PostgreSQL password in the OS keyring (asked on the terminal)")
+
+    from workstation import cli_decisions
+
+    cli_decisions.add_parsers(sub)
     return p
 
 
@@ -108,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "start"
     out = sys.stdout
     try:
-        return _COMMANDS[command](args, out)
+        return _command(command)(args, out)
     except DomainError as exc:
         from workstation.adapters.fhir_pull import FhirServerError
         from workstation.bootstrap import DatabaseUnavailable
@@ -570,6 +576,13 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "audit": cmd_audit,
     "db": cmd_db,
 }
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, TextIO], int]:
+    from workstation import cli_decisions
+
+    commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {**_COMMANDS, **cli_decisions.COMMANDS}
+    return commands[name]
 
 
 if __name__ == "__main__":

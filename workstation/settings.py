@@ -90,6 +90,21 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseSettings:
+    """Where approved prescriptions go (放行), and how hard the sender tries. Tokens live in the keyring."""
+
+    dispensing_url: str | None = None
+    delivery_url: str | None = None
+    trust_anchors: tuple[Path, ...] = ()  # roots of imported pharmacist certificates (the pharmacy CA is implied)
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_attempts: int = 8
+    backoff_seconds: float = 2.0
+    dispensing_token_name: str = "dispensing-token"
+    delivery_token_name: str = "delivery-token"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     config_dir: Path
     data_dir: Path
@@ -102,6 +117,7 @@ class Settings:
     max_bundle_bytes: int = 20 * 1024 * 1024
     fhir_server: FhirServerSettings = field(default_factory=FhirServerSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
 
     @property
     def settings_file(self) -> Path:
@@ -123,6 +139,11 @@ _TABLES: dict[str, dict[str, type | tuple[type, ...]]] = {
         "diagnosis_match": str, "accompanying_specialties": list, "ordinary_supply_days": int,
         "emergency_supply_days": int, "long_term_supply_days": int, "validity_max_days": int, "max_items": int,
         "trust_anchors": list, "reason": str, "rules": dict,
+    },
+    "release": {
+        "dispensing_url": str, "delivery_url": str, "trust_anchors": list, "connect_timeout": (int, float),
+        "read_timeout": (int, float), "max_attempts": int, "backoff_seconds": (int, float),
+        "dispensing_token_name": str, "delivery_token_name": str,
     },
     "fhir_server": {
         "base_url": str, "page_size": int, "connect_timeout": (int, float), "read_timeout": (int, float),
@@ -163,16 +184,29 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_bundle_bytes=intake.get("max_bundle_bytes", 20 * 1024 * 1024),
         fhir_server=replace(FhirServerSettings(), **fhir),
         review=review,
+        release=_release(path, raw.get("release", {})),
     )
     if env.get("RXWS_DATABASE_URL"):
         settings = replace(settings, database_url=env["RXWS_DATABASE_URL"])
     if env.get("RXWS_FHIR_BASE_URL"):
         settings = replace(settings, fhir_server=replace(settings.fhir_server, base_url=env["RXWS_FHIR_BASE_URL"]))
+    if env.get("RXWS_DISPENSING_URL"):
+        settings = replace(settings, release=replace(settings.release, dispensing_url=env["RXWS_DISPENSING_URL"]))
+    if env.get("RXWS_DELIVERY_URL"):
+        settings = replace(settings, release=replace(settings.release, delivery_url=env["RXWS_DELIVERY_URL"]))
     if env.get("RXWS_TRUST"):  # trust anchors for prescriber signatures, separated like PATH
         anchors = tuple(Path(p) for p in env["RXWS_TRUST"].split(os.pathsep) if p)
         settings = replace(settings, review=replace(settings.review, trust_anchors=anchors))
     _check_values(path, settings)
     return settings
+
+
+def _release(path: Path, raw: Mapping[str, Any]) -> ReleaseSettings:
+    anchors = raw.get("trust_anchors", [])
+    if not all(isinstance(x, str) and x for x in anchors):
+        raise SettingsError(f"{path}: release.trust_anchors must be a list of non-empty strings")
+    values = {k: v for k, v in raw.items() if k != "trust_anchors"}
+    return ReleaseSettings(**values, trust_anchors=tuple(Path(p) for p in anchors))
 
 
 def _review(path: Path, raw: Mapping[str, Any]) -> ReviewSettings:
@@ -260,3 +294,10 @@ def _check_values(path: Path, s: Settings) -> None:
         raise SettingsError(f"{path}: fhir_server.page_size must be between 1 and 1000")
     if f.base_url is not None and not f.base_url.startswith(("http://", "https://")):
         raise SettingsError(f"fhir_server.base_url {f.base_url!r} must start with http:// or https://")
+    r = s.release
+    for name in ("dispensing_url", "delivery_url"):
+        value = getattr(r, name)
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise SettingsError(f"release.{name} {value!r} must start with http:// or https://")
+    if r.max_attempts < 1 or r.connect_timeout <= 0 or r.read_timeout <= 0 or r.backoff_seconds < 0:
+        raise SettingsError(f"{path}: release.max_attempts must be at least 1 and the timeouts positive")

@@ -113,3 +113,9 @@ def active_entries(uow: UnitOfWork) -> list[FormularyEntry]:
             )
             for r in rows
         ]
+
+
+def active_version_id(uow: UnitOfWork) -> int | None:
+    """The active formulary version (None before the first import): a reviewer is rebuilt when it changes."""
+    with uow:
+        return uow.session.scalar(select(orm.FormularyVersion.id).where(orm.FormularyVersion.active.is_(True)))

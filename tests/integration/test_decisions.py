@@ -1,0 +1,184 @@
+"""Decisions: approve only when the rules allow it and every warning is acknowledged; signed, bound, one transaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from tests.conftest import PASSWORD, PIN, Pharmacy
+from workstation.adapters import approval
+from workstation.adapters.db import orm
+from workstation.adapters.pki import WrongPin
+from workstation.domain.errors import DomainError
+from workstation.services import audit
+from workstation.services.decisions import DecisionRefused
+from workstation.services.signing import ClockSkew, PasswordRequired, SigningService
+
+
+def _decision(ph: Pharmacy, decision_id: str) -> orm.Decision:
+    with ph.ws.uow() as uow:
+        row = uow.session.get(orm.Decision, decision_id)
+        assert row is not None
+        uow.session.expunge(row)  # keep its loaded values past the unit of work's rollback
+        return row
+
+
+def test_an_approval_is_signed_bound_to_the_content_and_queued_for_both_targets(pharmacy: Pharmacy) -> None:
+    pharmacy.receive("RXAPPROVE1")
+    decision_id = pharmacy.approve("RXAPPROVE1")
+    row = _decision(pharmacy, decision_id)
+    statement = json.loads(row.statement or "")
+    assert set(statement) == {"prescription", "version", "content_sha256", "decision", "acknowledged",
+                              "pharmacist_licence", "signed_at"}
+    assert (statement["prescription"], statement["version"], statement["decision"], statement["pharmacist_licence"]) == (
+        "RXAPPROVE1", 1, "approve", "PH0001")
+    assert statement["signed_at"].endswith("+08:00")
+    verified = approval.verify_approval_jws(row.signature_jws or "", pharmacy.ws.release_anchors())
+    assert verified.statement == statement
+    with pharmacy.ws.uow() as uow:
+        prescription = uow.session.get(orm.Prescription, row.prescription_id)
+        assert prescription is not None and prescription.status == "approved"
+        assert statement["content_sha256"] == prescription.content_sha256
+        targets = uow.session.scalars(select(orm.Outbox.target).where(orm.Outbox.decision_id == decision_id)).all()
+        assert sorted(targets) == ["delivery", "dispensing"]
+        assert uow.session.get(orm.Claim, row.prescription_id) is None  # the claim ends with the decision
+    provenance = json.loads(row.provenance or "")
+    sig = provenance["signature"][0]
+    assert sig["type"][0]["code"] == "1.2.840.10065.1.12.1.5" and sig["sigFormat"] == "application/jose"
+    assert base64.b64decode(sig["data"]).decode("ascii") == row.signature_jws
+    assert audit.verify(pharmacy.ws.uow()).broken is None
+
+
+def test_a_blocking_finding_refuses_the_approval_and_nothing_is_stored(pharmacy: Pharmacy) -> None:
+    from datetime import UTC, datetime
+
+    pharmacy.receive("RXOLD", authored=datetime.now(UTC) - timedelta(days=5))  # past its validity
+    pharmacy.ws.claims.claim(pharmacy.pharmacist, "RXOLD")
+    session = pharmacy.ws.signing.begin(pharmacy.pharmacist)
+    with pytest.raises(DecisionRefused, match="blocking findings") as refused:
+        pharmacy.ws.decisions.approve(pharmacy.pharmacist, session, "RXOLD", pin=PIN, password=PASSWORD)
+    assert "validity.expired" in {f.rule_id for f in refused.value.findings}
+    with pharmacy.ws.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(orm.Decision)) == 0
+        assert uow.session.scalar(select(func.count()).select_from(orm.Outbox)) == 0
+    info = pharmacy.ws.decisions.reject(pharmacy.pharmacist, "RXOLD", code="资料不全", comment="处方已过有效期")
+    row = _decision(pharmacy, info.id)
+    assert (row.kind, row.reason_code, row.release_status) == ("reject", "incomplete", "not_released")
+    assert "validity.expired" in row.findings and row.rule_set_version
+    with pytest.raises(DecisionRefused, match="no further decision"):
+        pharmacy.ws.decisions.reject(pharmacy.pharmacist, "RXOLD", code="other", comment="again")
+
+
+def test_every_warning_needs_an_acknowledgement_with_a_reason(pharmacy: Pharmacy) -> None:
+    pharmacy.receive("RXWARN", supply_days=14, note="患者行动不便，病情稳定")  # over 7 days, with the reason
+    result = pharmacy.ws.decisions.review(pharmacy.pharmacist, "RXWARN")
+    warns = sorted({f.rule_id for f in result.findings})
+    assert warns == ["supply.over_limit_justified"] and result.approvable
+    pharmacy.ws.claims.claim(pharmacy.pharmacist, "RXWARN")
+    session = pharmacy.ws.signing.begin(pharmacy.pharmacist)
+    with pytest.raises(DecisionRefused, match="acknowledgement"):
+        pharmacy.ws.decisions.approve(pharmacy.pharmacist, session, "RXWARN", pin=PIN, password=PASSWORD)
+    with pytest.raises(DecisionRefused, match="did not warn"):
+        pharmacy.ws.decisions.approve(pharmacy.pharmacist, session, "RXWARN", pin=PIN, password=PASSWORD,
+                                      acknowledged={**{w: "已与开方医师确认" for w in warns}, "items.too_many": "x"})
+    info = pharmacy.ws.decisions.approve(pharmacy.pharmacist, session, "RXWARN", pin=PIN, password=PASSWORD,
+                                         acknowledged={w: "已与开方医师确认 / confirmed with the prescriber" for w in warns})
+    statement = json.loads(_decision(pharmacy, info.id).statement or "")
+    assert statement["acknowledged"] == {w: "已与开方医师确认 / confirmed with the prescriber" for w in warns}
+
+
+def test_the_continuous_session_rule(pharmacy: Pharmacy) -> None:
+    now = [pharmacy.ws.signing._clock()]
+    signing = SigningService(pharmacy.ws.uow, pharmacy.ws.accounts, clock=lambda: now[0], server_clock=lambda: now[0])
+    session = signing.begin(pharmacy.pharmacist)
+    with pytest.raises(PasswordRequired):
+        signing.signer(session, pin=PIN)  # the first signature of a session needs the password too
+    with pytest.raises(WrongPin):
+        signing.signer(session, pin="000000", password=PASSWORD)
+    signing.signer(session, pin=PIN, password=PASSWORD)
+    signing.signer(session, pin=PIN)  # later ones: the PIN alone
+    with pytest.raises(WrongPin):
+        signing.signer(session, pin="135790")
+    now[0] += timedelta(minutes=9)
+    signing.signer(session, pin=PIN)
+    now[0] += timedelta(minutes=10, seconds=1)  # idle for more than 10 minutes
+    with pytest.raises(PasswordRequired):
+        signing.signer(session, pin=PIN)
+    signing.signer(session, pin=PIN, password=PASSWORD)
+    session.lock()
+    with pytest.raises(PasswordRequired):
+        signing.signer(session, pin=PIN)
+
+
+def test_signing_is_refused_when_the_clock_is_more_than_five_minutes_off(pharmacy: Pharmacy) -> None:
+    from workstation.adapters.db.types import utcnow
+
+    skewed = SigningService(pharmacy.ws.uow, pharmacy.ws.accounts, clock=lambda: utcnow() + timedelta(minutes=6))
+    session = skewed.begin(pharmacy.pharmacist)
+    with pytest.raises(ClockSkew, match="over 5 minutes"):
+        skewed.signer(session, pin=PIN, password=PASSWORD)
+    warned = SigningService(pharmacy.ws.uow, pharmacy.ws.accounts, clock=lambda: utcnow() - timedelta(seconds=90))
+    session = warned.begin(pharmacy.pharmacist)
+    warned.signer(session, pin=PIN, password=PASSWORD)
+    assert session.clock_warning and "90 s" in session.clock_warning.replace("89 s", "90 s").replace("91 s", "90 s")
+
+
+def test_a_signature_copied_onto_another_decision_fails_verification(pharmacy: Pharmacy) -> None:
+    pharmacy.receive("RXCOPY1")
+    pharmacy.receive("RXCOPY2")
+    first, second = pharmacy.approve("RXCOPY1"), pharmacy.approve("RXCOPY2")
+    a, b = _decision(pharmacy, first), _decision(pharmacy, second)
+    with pharmacy.ws.uow() as uow:
+        mrs = [json.loads(i.resource_json) for i in uow.session.scalars(select(orm.PrescriptionItem).where(
+            orm.PrescriptionItem.prescription_id == b.prescription_id).order_by(orm.PrescriptionItem.position))]
+    stolen = json.loads(a.provenance or "")
+    stolen["target"] = [{"reference": f"MedicationRequest/{m['id']}"} for m in mrs]
+    bundle = approval.dispensing_bundle(mrs, stolen, decision_id=b.id, timestamp="2026-06-01T10:00:00+08:00")
+    with pytest.raises(approval.ReleaseVerificationError):
+        approval.verify_dispensing_bundle(bundle, pharmacy.ws.release_anchors())
+
+
+def test_the_database_refuses_an_approval_without_a_signature(pharmacy: Pharmacy) -> None:
+    pharmacy.receive("RXNOSIG")
+    with pharmacy.ws.uow() as uow:
+        pid = uow.session.scalar(select(orm.Prescription.id).where(orm.Prescription.number == "RXNOSIG"))
+        with pytest.raises(Exception, match="(?i)check|constraint"):
+            uow.session.execute(text(
+                "INSERT INTO decision (id, prescription_id, prescription_number, version, content_sha256, pharmacist_id,"
+                " kind, acknowledged, findings, rule_set_version, decided_at, release_status) VALUES ('x', :p, 'RXNOSIG',"
+                " 1, 'x', :ph, 'approve', '{}', '[]', 'v', CURRENT_TIMESTAMP, 'pending')"),
+                {"p": pid, "ph": pharmacy.pharmacist.pharmacist_id})
+
+
+def test_a_crash_before_commit_leaves_nothing_half_stored(pharmacy: Pharmacy, monkeypatch: pytest.MonkeyPatch) -> None:
+    pharmacy.receive("RXCRASH")
+    pharmacy.ws.claims.claim(pharmacy.pharmacist, "RXCRASH")
+    session = pharmacy.ws.signing.begin(pharmacy.pharmacist)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")  # after the decision and outbox rows were added, before the commit
+
+    monkeypatch.setattr("workstation.services.decisions.DecisionService._close", boom)
+    with pytest.raises(RuntimeError):
+        pharmacy.ws.decisions.approve(pharmacy.pharmacist, session, "RXCRASH", pin=PIN, password=PASSWORD)
+    monkeypatch.undo()
+    with pharmacy.ws.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(orm.Decision)) == 0
+        assert uow.session.scalar(select(func.count()).select_from(orm.Outbox)) == 0
+        status = uow.session.scalar(select(orm.Prescription.status).where(orm.Prescription.number == "RXCRASH"))
+    assert status == "received"  # still in the queue, still claimed: the pharmacist can simply sign again
+    assert pharmacy.ws.decisions.approve(pharmacy.pharmacist, session, "RXCRASH", pin=PIN).kind == "approve"
+
+
+def test_unknown_reason_codes_are_refused_with_the_valid_ones(pharmacy: Pharmacy) -> None:
+    pharmacy.receive("RXREASON")
+    pharmacy.ws.claims.claim(pharmacy.pharmacist, "RXREASON")
+    with pytest.raises(DomainError, match="diagnosis_mismatch"):
+        pharmacy.ws.decisions.return_to_prescriber(pharmacy.pharmacist, "RXREASON", code="bad", comment="x")
+    info = pharmacy.ws.decisions.return_to_prescriber(pharmacy.pharmacist, "RXREASON", code="dose_inappropriate",
+                                                      comment="剂量偏大，请核实")
+    assert info.kind == "return"
