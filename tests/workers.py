@@ -26,3 +26,35 @@ def claim_until_empty(url: str, pharmacist_id: int, licence: str, out: str) -> N
     engine.dispose()
     with open(out, "w", encoding="ascii") as f:
         f.write("\n".join(map(str, taken)))
+
+
+def run_receiver(ca_pem: str, store: str, port_out: object, stop: object) -> None:
+    """A reference receiver in its own process (so the test process stays single-threaded for forking)."""
+    from pathlib import Path
+
+    from workstation.adapters.pki import certificates_from_pem
+    from workstation.adapters.receiver import serve
+
+    receiver = serve(0, certificates_from_pem(Path(ca_pem).read_bytes()), Path(store))
+    port_out.put(receiver.port)  # type: ignore[attr-defined]
+    stop.wait()  # type: ignore[attr-defined]
+    receiver.shutdown()
+
+
+def send_until_killed(db_url: str, receiver_url: str, ca_pem: str, lease_seconds: float) -> None:
+    """The release sender as `rxws release watch` runs it, until the test kills this process."""
+    from pathlib import Path
+
+    from workstation.adapters.db.engine import make_engine
+    from workstation.adapters.db.uow import UnitOfWork, session_factory
+    from workstation.adapters.pki import certificates_from_pem
+    from workstation.domain.accounts import Principal
+    from workstation.services.release import ReleaseSender, SenderSettings
+
+    anchors = tuple(certificates_from_pem(Path(ca_pem).read_bytes()))
+    factory = session_factory(make_engine(db_url))
+    sender = ReleaseSender(lambda: UnitOfWork(factory), Principal.system("ci"), SenderSettings(
+        {"dispensing": f"{receiver_url}/dispensing", "delivery": f"{receiver_url}/delivery"},
+        backoff_seconds=0.0, max_attempts=1000, lease_seconds=lease_seconds), lambda: anchors)
+    while True:
+        sender.run_once(limit=5)

@@ -107,6 +107,7 @@ class ReleaseSender:
             return row_id
 
     def _send(self, row_id: int) -> SendResult:
+        anchors = self._anchors()  # before the transaction: it may read the database itself
         with self._uow() as uow:
             row = uow.session.get(orm.Outbox, row_id)
             assert row is not None
@@ -114,7 +115,7 @@ class ReleaseSender:
             assert decision is not None
             target, decision_id = row.target, decision.id
             try:
-                body = self._message(uow, row, decision)
+                body = self._message(uow, row, decision, anchors)
             except DomainError as exc:
                 body, refusal = None, str(exc)
         if body is None:  # outside the read transaction: SQLite holds its write lock per transaction
@@ -139,22 +140,22 @@ class ReleaseSender:
         # 4xx: the receiver refuses this message as it is; retrying will not change that.
         return self._finish(row_id, "release_failed", f"HTTP {response.status_code}: {text[:300]}", response.status_code, text)
 
-    def _message(self, uow: UnitOfWork, row: orm.Outbox, decision: orm.Decision) -> dict[str, Any]:
+    def _message(self, uow: UnitOfWork, row: orm.Outbox, decision: orm.Decision,
+                 anchors: tuple[x509.Certificate, ...]) -> dict[str, Any]:
         """The message as stored, re-verified; DomainError when it must not go out."""
         if decision.kind != "approve" or not decision.signature_jws or not decision.statement:
             raise DomainError("不是已签名的审核通过决定，拒绝发送 / not a signed approval: refused")
-        anchors = self._anchors()
         verified = approval.verify_approval_jws(decision.signature_jws, anchors)
         statement = verified.statement
         if statement != json.loads(decision.statement) or (
                 statement["prescription"], statement["version"], statement["content_sha256"]) != (
                 decision.prescription_number, decision.version, decision.content_sha256):
-            raise DomainError("签名声明与所存审核决定不符（决定被改动或签名被挪用）/ the signed statement does not match "
-                              "the stored decision (the decision was altered or the signature copied)")
+            raise DomainError("签名声明与所存审核决定不符，拒绝发送（决定被改动或签名被挪用）/ the signed statement does not "
+                              "match the stored decision (altered, or a signature copied): refused")
         prescription = uow.session.get(orm.Prescription, decision.prescription_id)
         if prescription is None or (prescription.number, prescription.version) != (decision.prescription_number,
                                                                                     decision.version):
-            raise DomainError("签名的处方与所存处方不符 / the signed prescription is not the stored one")
+            raise DomainError("签名的处方与所存处方不符，拒绝发送 / the signed prescription is not the stored one: refused")
         items = uow.session.scalars(select(orm.PrescriptionItem).where(
             orm.PrescriptionItem.prescription_id == prescription.id).order_by(orm.PrescriptionItem.position)).all()
         mrs = [json.loads(i.resource_json) for i in items]

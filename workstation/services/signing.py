@@ -106,15 +106,18 @@ class SigningService:
         self._accounts = accounts
         self._clock = clock
         self._server_clock = server_clock  # None: ask the database server (tests may stand in for it)
+        self._ca: x509.Certificate | None = None  # read once; a CA is created once and lasts ten years
 
     # -- the pharmacy CA
 
     def ca_certificate(self) -> x509.Certificate | None:
         """The active pharmacy CA certificate (public; receivers must trust it), or None before setup."""
-        with self._uow() as uow:
-            pem = uow.session.scalar(select(orm.PharmacyCa.certificate_pem).where(orm.PharmacyCa.active.is_(True))
-                                     .order_by(orm.PharmacyCa.id.desc()).limit(1))
-        return pki.certificates_from_pem(pem.encode("ascii"))[0] if pem else None
+        if self._ca is None:
+            with self._uow() as uow:
+                pem = uow.session.scalar(select(orm.PharmacyCa.certificate_pem).where(orm.PharmacyCa.active.is_(True))
+                                         .order_by(orm.PharmacyCa.id.desc()).limit(1))
+            self._ca = pki.certificates_from_pem(pem.encode("ascii"))[0] if pem else None
+        return self._ca
 
     def ensure_ca(self, principal: Principal) -> x509.Certificate:
         """Create the pharmacy CA if there is none. Needs a secure OS keyring for the key's passphrase."""
@@ -139,6 +142,7 @@ class SigningService:
                          details={"subject": cert.subject.rfc4514_string(),
                                   "not_after": cert.not_valid_after_utc.isoformat()}, at=now)
             uow.commit()
+        self._ca = cert
         return cert
 
     def _ca_key(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
