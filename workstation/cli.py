@@ -102,9 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_parser("current", help="print the database location and schema revision")
     ds.add_parser("set-password", help="store the PostgreSQL password in the OS keyring (asked on the terminal)")
 
-    from workstation import cli_decisions
+    from workstation import cli_decisions, cli_release
 
     cli_decisions.add_parsers(sub)
+    cli_release.add_parsers(sub)
     return p
 
 
@@ -579,9 +580,10 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
 
 
 def _command(name: str) -> Callable[[argparse.Namespace, TextIO], int]:
-    from workstation import cli_decisions
+    from workstation import cli_decisions, cli_release
 
-    commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {**_COMMANDS, **cli_decisions.COMMANDS}
+    commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+        **_COMMANDS, **cli_decisions.COMMANDS, **cli_release.COMMANDS}
     return commands[name]
 
 
