@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -54,8 +55,6 @@ def test_an_approval_is_signed_bound_to_the_content_and_queued_for_both_targets(
 
 
 def test_a_blocking_finding_refuses_the_approval_and_nothing_is_stored(pharmacy: Pharmacy) -> None:
-    from datetime import UTC, datetime
-
     pharmacy.receive("RXOLD", authored=datetime.now(UTC) - timedelta(days=5))  # past its validity
     pharmacy.ws.claims.claim(pharmacy.pharmacist, "RXOLD")
     session = pharmacy.ws.signing.begin(pharmacy.pharmacist)
@@ -182,3 +181,67 @@ def test_unknown_reason_codes_are_refused_with_the_valid_ones(pharmacy: Pharmacy
     info = pharmacy.ws.decisions.return_to_prescriber(pharmacy.pharmacist, "RXREASON", code="dose_inappropriate",
                                                       comment="剂量偏大，请核实")
     assert info.kind == "return"
+
+
+def test_an_imported_ca_issued_credential_signs_approvals_that_verify_against_its_root(
+        tmp_path: Path, database_url: str, memory_keyring: object, fast_kdfs: None) -> None:
+    """A real deployment: the pharmacist's certificate comes from an outside CA as PKCS#12."""
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, load_pem_private_key, pkcs12
+
+    from tests.support import PKI, SHARED, signed_prescription
+    from workstation.adapters.pki import certificates_from_pem
+    from workstation.bootstrap import open_workstation
+    from workstation.domain.accounts import Principal, Role
+    from workstation.services import formulary
+    from workstation.settings import load_settings
+
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "settings.toml").write_text(f'[release]\ntrust_anchors = ["{PKI / "ca.pem"}"]\n', encoding="utf-8")
+    ws = open_workstation(load_settings({"RXWS_CONFIG_DIR": str(cfg), "RXWS_DATA_DIR": str(tmp_path / "d"),
+                                         "RXWS_DATABASE_URL": database_url, "RXWS_TRUST": str(PKI / "ca.pem")}))
+    try:
+        formulary.import_formulary(ws.uow(), (SHARED / "examples" / "formulary.csv").read_bytes(), "f.csv", actor="t")
+        admin = Principal.system("it")
+        licence = "110310000654321"  # the certificate's subject serialNumber
+        ws.accounts.add(admin, name="李晓梅", licence=licence, roles=frozenset({Role.PHARMACIST}), password=PASSWORD)
+        key = load_pem_private_key((PKI / "physician-li.key.pem").read_bytes(), None)
+        chain = certificates_from_pem((PKI / "physician-li.pem").read_bytes() + (PKI / "ca.pem").read_bytes())
+        p12 = tmp_path / "li.p12"
+        p12.write_bytes(pkcs12.serialize_key_and_certificates(b"li", key, chain[0], chain[1:],  # type: ignore[arg-type]
+                                                              BestAvailableEncryption(b"file-pass")))
+        with pytest.raises(DomainError):
+            ws.signing.import_credential(admin, licence, password=PASSWORD, pin=PIN, files=[p12], file_password="wrong")
+        cred = ws.signing.import_credential(admin, licence, password=PASSWORD, pin=PIN, files=[p12],
+                                            file_password="file-pass")
+        assert cred.source == "imported" and "RXWS Test CA" in cred.issuer
+        assert ws.signing.ca_certificate() is None  # no local CA was needed
+        me = ws.accounts.authenticate(licence, PASSWORD)
+        ws.intake.ingest(signed_prescription("RXIMPORT", datetime.now(UTC)), "t")
+        ws.claims.claim(me, "RXIMPORT")
+        info = ws.decisions.approve(me, ws.signing.begin(me), "RXIMPORT", pin=PIN, password=PASSWORD)
+        with ws.uow() as uow:
+            jws = uow.session.scalar(select(orm.Decision.signature_jws).where(orm.Decision.id == info.id))
+        assert approval.verify_approval_jws(jws or "", ws.release_anchors()).statement["pharmacist_licence"] == licence
+    finally:
+        ws.close()
+
+
+def test_the_pharmacy_ca_is_not_created_without_a_secure_keyring(pharmacy: Pharmacy) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    from workstation.adapters.secrets import SecretStoreError
+    from workstation.services.signing import SigningService
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        fresh = SigningService(pharmacy.ws.uow, pharmacy.ws.accounts)
+        with pharmacy.ws.uow() as uow:  # as on a machine where no CA was made yet
+            uow.session.execute(text("UPDATE pharmacy_ca SET active = false"))
+            uow.commit()
+        with pytest.raises(SecretStoreError, match="secure OS keyring"):
+            fresh.ensure_ca(pharmacy.admin)
+    finally:
+        keyring.set_keyring(before)
