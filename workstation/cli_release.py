@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 _TRUST_REQUIRED = (
-    "需要 --trust：签名须链接到的药房 CA 证书（PEM）/ --trust is required for now: the pharmacy CA "
+    "需要 --trust：签名须链接到的药房 CA 证书（PEM）/ --trust is required: the pharmacy CA "
     "certificate (PEM) that pharmacists' signatures must chain to"
+)
+_NO_ANCHORS = (
+    "本工作站没有药房CA，也未配置 [release] trust_anchors；请用 --trust 指定 / this workstation has no pharmacy CA and "
+    "no [release] trust_anchors: name the CA certificate with --trust"
 )
 
 
@@ -48,7 +52,24 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                     "not, 2 when FILE cannot be read or is not JSON.")
     s.add_argument("file", type=Path, metavar="FILE")
     s.add_argument("--trust", action="append", type=Path, default=[], metavar="PEM",
-                   help="a CA certificate signatures must chain to: the pharmacy CA (repeatable; required for now)")
+                   help="a CA certificate signatures must chain to (repeatable; default: this pharmacy's own CA "
+                        "and the [release] trust_anchors of the settings)")
+
+
+def _workstation_anchors() -> tuple[x509.Certificate, ...] | None:
+    """What this workstation trusts for pharmacists' signatures: its own CA and the configured roots."""
+    from workstation.bootstrap import open_workstation
+    from workstation.settings import load_settings
+
+    ws = open_workstation(load_settings())
+    try:
+        anchors = ws.release_anchors()
+    finally:
+        ws.close()
+    if not anchors:
+        print(f"rxws: {_NO_ANCHORS}", file=sys.stderr)
+        return None
+    return anchors
 
 
 def _anchors(paths: list[Path]) -> tuple[x509.Certificate, ...] | None:
@@ -112,7 +133,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         verify_dispensing_bundle,
     )
 
-    anchors = _anchors(args.trust)
+    anchors = _anchors(args.trust) if args.trust else _workstation_anchors()
     if anchors is None:
         return EXIT_USAGE
     path: Path = args.file

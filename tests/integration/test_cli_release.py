@@ -103,9 +103,13 @@ def test_an_unreadable_file_is_a_usage_error(tmp_path: Path, ca_pem: Path, capsy
     assert code == EXIT_USAGE and "cannot read" in capsys.readouterr().err
 
 
-def test_verify_requires_trust_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_without_trust_uses_the_workstations_own_ca_and_says_when_there_is_none(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RXWS_CONFIG_DIR", str(tmp_path / "cfg"))
+    monkeypatch.setenv("RXWS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RXWS_DATABASE_URL", f"sqlite:///{tmp_path / 'ws.sqlite3'}")
     code, _ = _run("verify", _file(tmp_path, "b.json", release_bundle()))
-    assert code == EXIT_USAGE and "--trust is required" in capsys.readouterr().err
+    assert code == EXIT_USAGE and "no pharmacy CA" in capsys.readouterr().err
 
 
 def test_a_bad_trust_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -81,6 +81,8 @@ def test_the_whole_decision_flow_from_the_command_line_leaves_no_secret_behind(
     for f in files:
         code, text, _ = _run(capsys, out, "verify", str(f), "--trust", str(ca))
         assert code == 0 and "VALID" in text
+        code, text, _ = _run(capsys, out, "verify", str(f))  # by default: this workstation's own CA
+        assert code == 0 and "VALID" in text
     tampered = tmp_path / "tampered.json"
     (dispensing,) = [f for f in files if f.parent.name == "dispensing"]
     data = json.loads(dispensing.read_text("utf-8"))

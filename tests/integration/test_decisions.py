@@ -245,3 +245,20 @@ def test_the_pharmacy_ca_is_not_created_without_a_secure_keyring(pharmacy: Pharm
             fresh.ensure_ca(pharmacy.admin)
     finally:
         keyring.set_keyring(before)
+
+
+def test_no_delivery_address_refuses_the_approval_before_anything_is_signed(pharmacy: Pharmacy) -> None:
+    import copy
+
+    from tests.support import signed_prescription
+
+    raw = json.loads(signed_prescription("RXNOADDR", datetime.now(UTC)))
+    for entry in raw["entry"]:
+        if entry["resource"]["resourceType"] == "Patient":
+            entry["resource"].pop("address", None)
+    report = pharmacy.ws.intake.ingest(json.dumps(copy.deepcopy(raw), ensure_ascii=False).encode("utf-8"), "t")
+    assert report.outcome == "stored"
+    pharmacy.ws.claims.claim(pharmacy.pharmacist, "RXNOADDR")
+    with pytest.raises(DecisionRefused, match="delivery address"):
+        pharmacy.ws.decisions.approve(pharmacy.pharmacist, pharmacy.ws.signing.begin(pharmacy.pharmacist), "RXNOADDR",
+                                      pin=PIN, password=PASSWORD)

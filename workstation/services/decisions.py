@@ -152,6 +152,9 @@ class DecisionService:
         if extra:
             raise DecisionRefused(f"确认了不存在的警示 / acknowledged rules that did not warn: {', '.join(extra)}")
 
+        if not (snapshot.patient.name or "").strip() or not (snapshot.patient.address or "").strip():
+            raise DecisionRefused("处方缺少收件人姓名或配送地址，无法放行配送；请退回医师补充（资料不全）/ the prescription has no "
+                                  "recipient name or delivery address, so it cannot be delivered: return it (incomplete)")
         signer = self._signing.signer(session, pin=pin, password=password)
         decision_id = str(uuid.uuid4())
         signed_at = now.astimezone(self._tz).isoformat(timespec="seconds")
@@ -166,8 +169,8 @@ class DecisionService:
         phone = snapshot.patient.phones[0] if snapshot.patient.phones else None
         delivery = approval.delivery_message(
             parcel_id=f"PKG-{decision_id[:8].upper()}", order=number.strip(),
-            recipient_name=snapshot.patient.name or "", recipient_phone_masked=approval.mask_phone(phone),
-            address=snapshot.patient.address or "", packages=1, storage=storage_condition(snapshot),
+            recipient_name=(snapshot.patient.name or "").strip(), recipient_phone_masked=approval.mask_phone(phone),
+            address=(snapshot.patient.address or "").strip(), packages=1, storage=storage_condition(snapshot),
             pharmacist_licence=signer.licence, signed_at=signed_at, key=signer.key, chain=list(signer.chain))
 
         with self._uow() as uow:
