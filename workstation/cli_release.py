@@ -105,10 +105,12 @@ def cmd_receiver(args: argparse.Namespace, out: TextIO) -> int:
         stop.set()
 
     # Signal handlers can only be set from the main thread; elsewhere (an embedding program) Ctrl-C is its business.
-    previous: Any = None
+    # SIGINT too, explicitly: a process started in the background inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt for it.
+    previous: dict[int, Any] = {}
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:
-        previous = signal.signal(signal.SIGTERM, on_term)
+        previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGINT)}
     print(f"接收端已启动 / receiver listening on {receiver.url}, storing in {receiver.store_dir} "
           "(Ctrl-C to stop)", file=out, flush=True)
     try:
@@ -118,8 +120,8 @@ def cmd_receiver(args: argparse.Namespace, out: TextIO) -> int:
         pass
     finally:
         receiver.shutdown()
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("接收端已停止 / receiver stopped", file=out, flush=True)
     return EXIT_OK
 
