@@ -1,19 +1,24 @@
 """Prescription intake (处方接收): store what a bundle holds, quarantine what it cannot, lose nothing.
 
-One bundle is one transaction: its payload, every good prescription, every quarantined part,
-the intake log line and the audit events commit together or not at all. The same prescription
-sent twice is stored once; a changed resubmission under the same number becomes a new version
-and the old one is kept, marked superseded.
+One bundle is all-or-nothing: its payload, every good prescription, every quarantined part, the
+intake log line and the audit events commit together or not at all, and one bundle's failure never
+touches another's. The same prescription sent twice is stored once; a changed resubmission under
+the same number becomes a new version and the old one is kept, marked superseded.
+
+Reading a bundle (decode, validate every resource, resolve, work out its rows) is pure CPU work
+and touches no database. Writing takes a batch of bundles at a time: a few ``IN (…)`` queries fetch
+what the database already holds for the whole batch, and each table gets one multi-row statement.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +37,6 @@ log = logging.getLogger(__name__)
 
 # What of an oversized payload is kept in the database (the file itself stays in rejected/).
 _OVERSIZE_HEAD = 64 * 1024
-
 
 @dataclass(frozen=True, slots=True)
 class StoredPrescription:
@@ -69,50 +73,40 @@ class IntakeReport:
         return tuple(p for p in self.prescriptions if p.outcome == "duplicate")
 
 
-# Statements are built once: building and cache-keying a fresh statement per row cost more than
-# executing it. Writes go to the tables directly, bypassing the ORM's per-object bookkeeping.
-def _t(model: type[orm.Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
+# --------------------------------------------------------------------------- reading
+
+# Row classes are frozen but not slotted: they are to cross from worker processes by pickle, and
+# slotted frozen dataclasses unpickle field by field in Python.
 
 
-_PAYLOAD_BY_SHA = select(orm.FhirPayload.id).where(orm.FhirPayload.sha256 == bindparam("sha"))
-_LATEST_VERSION = (
-    select(orm.Prescription.id, orm.Prescription.version, orm.Prescription.content_sha256, orm.Prescription.status)
-    .where(orm.Prescription.number == bindparam("number")).order_by(orm.Prescription.version.desc()).limit(1)
-)
-_PATIENT_FACTS = ("fhir_id", "identifier_system", "identifier_value", "name", "gender", "birth_date",
-                  "birth_date_raw", "phone", "address", "weight_kg")
-_PRESCRIBER_FACTS = ("kind", "licence", "name", "practice_start", "real_name_verified_at", "specialties", "organization")
-_PATIENT_BY_KEY = select(*(_t(orm.Patient).c[n] for n in ("id", *_PATIENT_FACTS))).where(
-    orm.Patient.patient_key == bindparam("key"))
-_PRESCRIBER_BY_KEY = select(*(_t(orm.Prescriber).c[n] for n in ("id", *_PRESCRIBER_FACTS))).where(
-    orm.Prescriber.prescriber_key == bindparam("key"))
-_KNOWN_HISTORY = union_all(
-    select(literal("d"), orm.Diagnosis.content_key).where(orm.Diagnosis.patient_id == bindparam("pid")),
-    select(literal("r"), orm.RelatedPerson.content_key).where(orm.RelatedPerson.patient_id == bindparam("pid")),
-    select(literal("a"), orm.Allergy.content_key).where(orm.Allergy.patient_id == bindparam("pid")),
-)
-_OPEN_QUARANTINE = select(orm.Quarantine.id).where(
-    orm.Quarantine.payload_id == bindparam("payload_id"), orm.Quarantine.status == "open",
-    orm.Quarantine.reason == bindparam("reason"),
-    orm.Quarantine.prescription_number.is_not_distinct_from(bindparam("number")),
-)
-_SUPERSEDE = (_t(orm.Prescription).update().where(_t(orm.Prescription).c.id == bindparam("pid"))
-              .values(status="superseded", superseded_at=bindparam("at")))
-_UPDATE_PATIENT = _t(orm.Patient).update().where(_t(orm.Patient).c.id == bindparam("pid"))
-_UPDATE_PRESCRIBER = _t(orm.Prescriber).update().where(_t(orm.Prescriber).c.id == bindparam("rid"))
+@dataclass(frozen=True)
+class PrescriptionRows:
+    """What storing one prescription writes, worked out from its snapshot alone.
+
+    Only what depends on the database (ids, the version number, whether the patient, prescriber or
+    a diagnosis is known already) is left to the writer.
+    """
+
+    number: str
+    content_sha256: str
+    intake_notes: tuple[str, ...]
+    item_count: int
+    columns: dict[str, Any]  # prescription columns taken from the snapshot
+    items: tuple[dict[str, Any], ...]  # prescription_item rows, less prescription_id
+    dispenses: tuple[dict[str, Any], ...]  # dispense_record rows, less prescription_id
+    patient_key: str
+    patient: dict[str, Any]  # the patient facts (demographics follow the newest bundle)
+    history: tuple[tuple[str, dict[str, Any]], ...]  # ("d"iagnosis | "r"elated person | "a"llergy, row less patient_id)
+    prescriber_key: str
+    prescriber: dict[str, Any]
 
 
-def _returning_insert(model: type[orm.Base]) -> Insert:
-    return _t(model).insert().returning(_t(model).c.id)
+@dataclass(frozen=True)
+class BundleRows:
+    """What one bundle yielded, ready to be written: prescriptions and parts to quarantine."""
 
-
-_INSERT_RETURNING: dict[type[orm.Base], Insert] = {m: _returning_insert(m) for m in (orm.FhirPayload, orm.Quarantine, orm.Prescription,
-                                                       orm.Patient, orm.Prescriber)}
-_INSERT: dict[type[orm.Base], Insert] = {m: _t(m).insert() for m in (orm.PrescriptionItem, orm.DispenseRecord, orm.Diagnosis,
-                                       orm.RelatedPerson, orm.Allergy, orm.IntakeLog)}
+    prescriptions: tuple[PrescriptionRows, ...]
+    rejected: tuple[RejectedPart, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,21 +116,94 @@ class BundleRead:
     raw: bytes
     source: str
     sha256: str
-    parsed: ParsedBundle | None
+    rows: BundleRows | None
     reason: str | None
 
 
 def read_bundle(raw: bytes, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> BundleRead:
-    """Parse and validate one bundle (pure CPU work: safe to run in another process). Never raises."""
+    """Parse, validate and work out the rows of one bundle (pure CPU work: safe to run in another process). Never raises."""
     sha = hashlib.sha256(raw).hexdigest()
     try:
-        return BundleRead(raw, source, sha, parse_bundle(raw, max_bytes=max_bytes), None)
+        return BundleRead(raw, source, sha, bundle_rows(parse_bundle(raw, max_bytes=max_bytes)), None)
     except BundleRejected as exc:
         return BundleRead(raw, source, sha, None, exc.reason)
     except Exception as exc:  # a reader bug must not pass or lose a bundle: quarantine it, loudly
         log.exception("intake could not read %s", source)
         return BundleRead(raw, source, sha, None,
                           f"内部错误 / internal error while reading the bundle: {type(exc).__name__}: {exc}")
+
+
+def bundle_rows(parsed: ParsedBundle) -> BundleRows:
+    return BundleRows(tuple(prescription_rows(snap) for snap in parsed.prescriptions), parsed.rejected)
+
+
+def prescription_rows(snap: PrescriptionSnapshot) -> PrescriptionRows:
+    p = snap.patient
+    if p.identifier_value:
+        patient_key = f"id:{p.identifier_system or ''}|{p.identifier_value}"
+    elif p.fhir_id:
+        patient_key = f"fhir:{p.fhir_id}"
+    else:
+        patient_key = "anon:" + _key(p)
+    history: list[tuple[str, dict[str, Any]]] = []
+    for d in snap.diagnoses:
+        history.append(("d", dict(
+            content_key=_key(d), fhir_id=d.fhir_id, code_system=d.code_system, code=d.code,
+            display=d.display[:512] if d.display else None, verification_status=d.verification_status,
+            clinical_status=d.clinical_status, recorded_date=d.recorded_date,
+            source_document_type=d.source_document_type, institution=d.institution, confirmed=d.confirmed)))
+    for rp in snap.related_persons:
+        history.append(("r", dict(
+            content_key=_key(rp), fhir_id=rp.fhir_id, name=rp.name,
+            relationship_codes=json.dumps(list(rp.relationship_codes)), is_guardian=rp.is_guardian, phone=rp.phone)))
+    for a in p.allergies:
+        history.append(("a", dict(
+            content_key=_key(a), fhir_id=a.fhir_id, substance=a.substance.label()[:512] or "?",
+            codings=codec.dumps(a.substance.codings), criticality=a.criticality)))
+    r = snap.prescriber
+    intake_notes = json.dumps(list(snap.intake_notes), ensure_ascii=False)
+    return PrescriptionRows(
+        number=snap.number,
+        content_sha256=snap.content_sha256,
+        intake_notes=snap.intake_notes,
+        item_count=len(snap.items),
+        columns=dict(content_sha256=snap.content_sha256, authored_on=snap.authored_on,
+                     is_follow_up=snap.encounter.is_follow_up if snap.encounter else None,
+                     snapshot=codec.dumps(snap), intake_notes=intake_notes),
+        items=tuple(
+            dict(position=pos, fhir_id=item.fhir_id, drug_name=item.drug.label()[:512],
+                 drug_codings=codec.dumps(item.drug.codings),
+                 ingredients=json.dumps([i.label() for i in item.ingredients], ensure_ascii=False),
+                 dosage_text=item.dosage_text[:1024] if item.dosage_text else None,
+                 dose_value=_text(item.dose_value), dose_unit=item.dose_unit, timing_code=item.timing_code,
+                 route=item.route, quantity_value=_text(item.quantity_value), quantity_unit=item.quantity_unit,
+                 supply_days=_text(item.supply_days), course_of_therapy=item.course_of_therapy,
+                 resource_json=item.resource_json)
+            for pos, item in enumerate(snap.items)
+        ),
+        dispenses=tuple(
+            dict(item_fhir_id=d.item_fhir_id, fhir_id=d.fhir_id, when_prepared=d.when_prepared,
+                 when_handed_over=d.when_handed_over)
+            for d in snap.dispenses
+        ),
+        patient_key=patient_key,
+        patient=dict(
+            fhir_id=p.fhir_id, identifier_system=p.identifier_system, identifier_value=p.identifier_value,
+            name=p.name, gender=p.gender, birth_date=p.birth_date, birth_date_raw=p.birth_date_raw,
+            phone=p.phones[0] if p.phones else None, address=p.address[:512] if p.address else None,
+            weight_kg=_text(p.weight_kg),
+        ),
+        history=tuple(history),
+        prescriber_key=(f"licence:{r.licence}" if r.licence else f"{r.kind.value}:{r.fhir_id or r.reference or ''}")[:512],
+        prescriber=dict(
+            kind=r.kind.value, licence=r.licence, name=r.name or r.device_name, practice_start=r.practice_start,
+            real_name_verified_at=r.real_name_verified_at,
+            specialties=json.dumps(list(r.specialties), ensure_ascii=False), organization=r.organization,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- the service
 
 
 class IntakeService:
@@ -160,37 +227,52 @@ class IntakeService:
         return self._store_one(read_bundle(raw, source, self._max_bytes))
 
     def ingest_many(self, items: Iterable[tuple[bytes, str]], *, batch_size: int = 50) -> Iterator[IntakeReport]:
-        """Ingest many bundles; each report is yielded only once its bundle is committed.
+        """Ingest many bundles, reporting in input order; each report is yielded only once its bundle is committed.
 
         Up to ``batch_size`` bundles share a transaction (a commit per bundle costs more than the
-        bundle's rows), each inside its own savepoint so that one bundle's failure never touches
-        another. If the database fails, the uncommitted batch is rolled back and the error raised:
-        the caller still holds those inputs (files stay in the inbox, the cursor stays).
+        bundle's rows) and are written together; should that fail for any of them, the batch is
+        written again one bundle per savepoint, so that one bundle's failure never touches another.
+        If the database fails, the uncommitted batch is rolled back and the error raised: the caller
+        still holds those inputs (files stay in the inbox, the cursor stays).
         """
         reads = (read_bundle(raw, source, self._max_bytes) for raw, source in items)
         while batch := list(itertools.islice(reads, batch_size)):
             yield from self._store_batch(batch)
 
     def _store_batch(self, batch: list[BundleRead]) -> list[IntakeReport]:
+        nows = [self._clock() for _ in batch]
         try:
             with self._uow_factory() as uow:
-                writer = _Writer(uow, self._actor, self._clock(), self._max_bytes)
+                reports = _Writer(uow, self._actor, self._max_bytes).write(batch, nows)
+                uow.commit()
+                return reports
+        except IntegrityError:
+            log.info("a batch of %d bundles met a concurrent writer; storing them one by one", len(batch))
+        except SQLAlchemyError:
+            raise  # the database is unavailable: the caller keeps the inputs and retries later
+        except Exception:
+            log.exception("intake could not store a batch of %d bundles together; storing them one by one", len(batch))
+        return self._store_each(batch, nows)
+
+    def _store_each(self, batch: list[BundleRead], nows: list[datetime]) -> list[IntakeReport]:
+        """The batch again, each bundle inside its own savepoint: a bundle that fails is quarantined alone."""
+        try:
+            with self._uow_factory() as uow:
                 reports = []
-                for read in batch:
-                    writer.now = self._clock()
+                for read, now in zip(batch, nows, strict=True):
                     # A connection-level savepoint: the writer works on the connection, not on ORM
                     # objects, and the session's own savepoint bookkeeping cost a third of the write.
-                    savepoint = writer.conn.begin_nested()
+                    savepoint = uow.session.connection().begin_nested()
                     try:
-                        reports.append(writer.write(read.raw, read.sha256, read.source, read.parsed, read.reason))
+                        reports += _Writer(uow, self._actor, self._max_bytes).write([read], [now])
                         savepoint.commit()
                     except SQLAlchemyError:
                         raise
                     except Exception as exc:
                         savepoint.rollback()
-                        writer.forget()
+                        uow.session.info.pop("audit_tail", None)  # the audit tail cached since is gone
                         log.exception("intake could not store %s", read.source)
-                        reports.append(writer.write(read.raw, read.sha256, read.source, None, _store_bug(exc)))
+                        reports += _Writer(uow, self._actor, self._max_bytes).write([_store_bug(read, exc)], [now])
                 uow.commit()
                 return reports
         except IntegrityError:
@@ -198,13 +280,11 @@ class IntakeService:
             return [self._store_one(read) for read in batch]
 
     def _store_one(self, read: BundleRead) -> IntakeReport:
-        parsed, reason = read.parsed, read.reason
         attempts = 3
         for attempt in range(attempts):
             try:
                 with self._uow_factory() as uow:
-                    report = _Writer(uow, self._actor, self._clock(), self._max_bytes).write(
-                        read.raw, read.sha256, read.source, parsed, reason)
+                    [report] = _Writer(uow, self._actor, self._max_bytes).write([read], [self._clock()])
                     uow.commit()
                     return report
             except IntegrityError:
@@ -215,233 +295,353 @@ class IntakeService:
             except SQLAlchemyError:
                 raise  # the database is unavailable: the caller keeps the input and retries later
             except Exception as exc:
-                if parsed is None:
+                if read.rows is None:
                     raise
                 # Storing hit a bug: keep the bundle, whole, in quarantine rather than half or not at all.
                 log.exception("intake could not store %s", read.source)
-                parsed, reason = None, _store_bug(exc)
+                read = _store_bug(read, exc)
         raise AssertionError("unreachable")
 
 
-def _store_bug(exc: Exception) -> str:
-    return f"内部错误 / internal error while storing: {type(exc).__name__}: {exc}"
+def _store_bug(read: BundleRead, exc: Exception) -> BundleRead:
+    """The bundle, to be quarantined whole because storing it hit a bug."""
+    return dataclasses.replace(read, rows=None, reason=f"内部错误 / internal error while storing: {type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------- writing
+
+# Statements are built once: building and cache-keying a fresh statement per row cost more than
+# executing it. Writes go to the tables directly, bypassing the ORM's per-object bookkeeping.
+def _t(model: type[orm.Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_PATIENT_FACTS = ("fhir_id", "identifier_system", "identifier_value", "name", "gender", "birth_date",
+                  "birth_date_raw", "phone", "address", "weight_kg")
+_PRESCRIBER_FACTS = ("kind", "licence", "name", "practice_start", "real_name_verified_at", "specialties", "organization")
+_PAYLOADS = select(orm.FhirPayload.sha256, orm.FhirPayload.id).where(
+    orm.FhirPayload.sha256.in_(bindparam("keys", expanding=True)))
+_VERSIONS = select(orm.Prescription.number, orm.Prescription.id, orm.Prescription.version,
+                   orm.Prescription.content_sha256, orm.Prescription.status).where(
+    orm.Prescription.number.in_(bindparam("keys", expanding=True)))
+_PATIENTS = select(orm.Patient.patient_key, orm.Patient.id, *(_t(orm.Patient).c[n] for n in _PATIENT_FACTS)).where(
+    orm.Patient.patient_key.in_(bindparam("keys", expanding=True)))
+_PRESCRIBERS = select(orm.Prescriber.prescriber_key, orm.Prescriber.id,
+                      *(_t(orm.Prescriber).c[n] for n in _PRESCRIBER_FACTS)).where(
+    orm.Prescriber.prescriber_key.in_(bindparam("keys", expanding=True)))
+_KNOWN_HISTORY = union_all(*(
+    select(model.patient_id, literal(kind), model.content_key).where(model.patient_id.in_(bindparam("keys", expanding=True)))
+    for kind, model in (("d", orm.Diagnosis), ("r", orm.RelatedPerson), ("a", orm.Allergy))
+))
+_OPEN_QUARANTINES = select(orm.Quarantine.payload_id, orm.Quarantine.id, orm.Quarantine.reason,
+                           orm.Quarantine.prescription_number).where(
+    orm.Quarantine.status == "open", orm.Quarantine.payload_id.in_(bindparam("keys", expanding=True))
+).order_by(orm.Quarantine.id)
+_SUPERSEDE = (_t(orm.Prescription).update().where(_t(orm.Prescription).c.id == bindparam("pid"))
+              .values(status="superseded", superseded_at=bindparam("at")))
+_UPDATE_PATIENT = _t(orm.Patient).update().where(_t(orm.Patient).c.id == bindparam("pid"))
+_UPDATE_PRESCRIBER = _t(orm.Prescriber).update().where(_t(orm.Prescriber).c.id == bindparam("rid"))
+_HISTORY_MODELS: dict[str, type[orm.Diagnosis | orm.RelatedPerson | orm.Allergy]] = {
+    "d": orm.Diagnosis, "r": orm.RelatedPerson, "a": orm.Allergy}
+_IN_LIMIT = 500  # keys per IN (…) query, well inside every backend's parameter limit
+
+
+# Rows inserted together come back matched to their ids by a unique key: asking for the ids in
+# parameter order instead makes SQLite insert row by row. Quarantine cases have no such key (and
+# are few), so theirs come in parameter order.
+_UNIQUE_KEYS: dict[type[orm.Base], tuple[str, ...]] = {
+    orm.FhirPayload: ("sha256",), orm.Patient: ("patient_key",), orm.Prescriber: ("prescriber_key",),
+    orm.Prescription: ("number", "version"), orm.Quarantine: ()}
+
+
+def _returning_insert(model: type[orm.Base]) -> Insert:
+    table = _t(model)
+    key = _UNIQUE_KEYS[model]
+    return table.insert().returning(table.c.id, *(table.c[k] for k in key), sort_by_parameter_order=not key)
+
+
+_INSERT_RETURNING = {m: _returning_insert(m) for m in _UNIQUE_KEYS}
+_INSERT: dict[type[orm.Base], Insert] = {m: _t(m).insert() for m in (orm.PrescriptionItem, orm.DispenseRecord, orm.Diagnosis,
+                                       orm.RelatedPerson, orm.Allergy, orm.IntakeLog)}
+
+
+@dataclass(eq=False, slots=True)
+class _Row:
+    """A row as this batch leaves it: ``id`` is None until a new row is inserted."""
+
+    id: int | None
+    values: dict[str, Any] = field(default_factory=dict)  # what to insert; for a party, the facts it holds
+
+    @property
+    def saved_id(self) -> int:
+        assert self.id is not None, "row not inserted yet"
+        return self.id
+
+
+@dataclass(eq=False, slots=True)
+class _Party(_Row):
+    """A patient or prescriber, keyed by ID number or licence (else the source's id)."""
+
+    key: str = ""
+    new: bool = False
+    first_seen: datetime | None = None
+    changed_at: datetime | None = None  # when its facts last changed in this batch
+    seen: set[tuple[str, str]] = field(default_factory=set)  # a patient's known history: (kind, content key)
+
+
+@dataclass(slots=True)
+class _Version:
+    row: _Row
+    version: int
+    content_sha256: str
+    status: str
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """One bundle's report, filled in once its rows have ids."""
+
+    source: str
+    sha256: str
+    outcome: str
+    stored: list[tuple[str, int, str, _Row, tuple[str, ...]]]
+    quarantined: list[tuple[str | None, str, _Row]]
+
+    def report(self) -> IntakeReport:
+        return IntakeReport(
+            self.source, self.sha256, self.outcome,
+            tuple(StoredPrescription(n, v, o, row.saved_id, notes) for n, v, o, row, notes in self.stored),
+            tuple(QuarantinedPart(n, reason, row.saved_id) for n, reason, row in self.quarantined),
+        )
 
 
 class _Writer:
-    """Writes one bundle inside one open unit of work.
+    """Writes a batch of bundles inside one open unit of work, as if one after the other.
 
-    Writes go as a few bulk statements on the ORM's tables rather than through the ORM's unit of
-    work: a bundle touches about fifteen rows, and per-object flushing cost five times as much as
-    parsing and validating the bundle (see tests/perf/bench_intake.py).
+    First a few ``IN (…)`` queries fetch what the database holds for the whole batch (payloads,
+    latest versions, patients and their history, prescribers, open quarantine cases); then every
+    bundle is worked through in order against that state; then each table gets one multi-row
+    statement, in foreign-key order, and the audit events are appended in the order they happened.
+    Per-table ids come out as they would bundle by bundle. Per-object ORM flushing cost five times
+    as much as parsing and validating the bundle, and a statement per row most of the rest.
     """
 
-    def __init__(self, uow: UnitOfWork, actor: str, now: datetime, max_bytes: int) -> None:
+    def __init__(self, uow: UnitOfWork, actor: str, max_bytes: int) -> None:
         self.uow = uow
-        self.s = uow.session
         self.conn = uow.session.connection()
         self.actor = actor
-        self.now = now
         self.max_bytes = max_bytes
-        # Rows written or read in this transaction: key -> (id, facts), so repeats cost no query.
-        self.patients: dict[str, tuple[int, dict[str, Any]]] = {}
-        self.prescribers: dict[str, int] = {}
-        self.history_seen: dict[int, set[tuple[str, str]]] = {}
+        self.payloads: dict[str, _Row] = {}
+        self.latest: dict[str, _Version] = {}
+        self.patients: dict[str, _Party] = {}
+        self.prescribers: dict[str, _Party] = {}
+        self.open_cases: dict[tuple[str, str, str | None], _Row] = {}  # (payload sha, reason, number)
+        # What to write, in the order it happened.
+        self.new_payloads: list[_Row] = []
+        self.new_patients: list[_Party] = []
+        self.new_prescribers: list[_Party] = []
+        self.new_prescriptions: list[tuple[_Row, _Row, _Row, _Row]] = []  # (prescription, payload, patient, prescriber)
+        self.superseded: list[tuple[_Row, datetime]] = []
+        self.items: list[tuple[_Row, Iterable[dict[str, Any]]]] = []
+        self.dispenses: list[tuple[_Row, Iterable[dict[str, Any]]]] = []
+        self.history: dict[str, list[tuple[_Row, dict[str, Any], datetime]]] = {kind: [] for kind in _HISTORY_MODELS}
+        self.new_cases: list[tuple[_Row, _Row]] = []  # (quarantine, payload)
+        self.logs: list[dict[str, Any]] = []
+        self.events: list[tuple[str, str, dict[str, Any], _Row | None, datetime]] = []
 
-    def forget(self) -> None:
-        """After a savepoint rollback: ids and the audit tail cached since may no longer exist."""
-        self.patients.clear()
-        self.prescribers.clear()
-        self.history_seen.clear()
-        self.s.info.pop("audit_tail", None)
+    def write(self, reads: Sequence[BundleRead], nows: Sequence[datetime]) -> list[IntakeReport]:
+        self._fetch_known(reads)
+        outcomes = [self._bundle(read, now) for read, now in zip(reads, nows, strict=True)]
+        self._flush()
+        return [o.report() for o in outcomes]
 
-    def write(self, raw: bytes, sha: str, source: str, parsed: ParsedBundle | None, whole_reason: str | None) -> IntakeReport:
-        payload_id, payload_is_new = self._payload(raw, sha, source)
-        stored: list[StoredPrescription] = []
-        quarantined: list[QuarantinedPart] = []
-        if parsed is None:
-            assert whole_reason is not None
-            quarantined.append(self._quarantine(payload_id, payload_is_new, sha, source, RejectedPart(None, whole_reason)))
+    # -- what the database holds already
+
+    def _fetch_known(self, reads: Sequence[BundleRead]) -> None:
+        rows = [p for r in reads if r.rows is not None for p in r.rows.prescriptions]
+        for sha, pid in self._known(_PAYLOADS, {r.sha256 for r in reads}):
+            self.payloads[sha] = _Row(pid)
+        for number, pid, version, content, status in self._known(_VERSIONS, {p.number for p in rows}):
+            latest = self.latest.get(number)
+            if latest is None or version > latest.version:
+                self.latest[number] = _Version(_Row(pid), version, content, status)
+        for key, pid, *facts in self._known(_PATIENTS, {p.patient_key for p in rows}):
+            self.patients[key] = _Party(pid, dict(zip(_PATIENT_FACTS, facts, strict=True)), key)
+        by_id = {p.saved_id: p for p in self.patients.values()}
+        for pid, kind, content_key in self._known(_KNOWN_HISTORY, set(by_id)):
+            by_id[pid].seen.add((str(kind), str(content_key)))
+        for key, rid, *facts in self._known(_PRESCRIBERS, {p.prescriber_key for p in rows}):
+            self.prescribers[key] = _Party(rid, dict(zip(_PRESCRIBER_FACTS, facts, strict=True)), key)
+        # Open cases matter only for bytes that came before (the same bundle sent again).
+        refused = {r.sha256 for r in reads if r.rows is None or r.rows.rejected}
+        shas = {row.saved_id: sha for sha, row in self.payloads.items() if sha in refused}
+        for payload_id, qid, reason, number in self._known(_OPEN_QUARANTINES, set(shas)):
+            self.open_cases.setdefault((shas[payload_id], reason, number), _Row(qid))
+
+    def _known(self, statement: Any, keys: set[Any]) -> Iterator[Any]:
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), _IN_LIMIT):
+            yield from self.conn.execute(statement, {"keys": ordered[start:start + _IN_LIMIT]})
+
+    # -- one bundle, against the state the bundles before it left
+
+    def _bundle(self, read: BundleRead, now: datetime) -> _Outcome:
+        payload, payload_is_new = self._payload(read, now)
+        stored: list[tuple[str, int, str, _Row, tuple[str, ...]]] = []
+        if read.rows is None:
+            assert read.reason is not None
+            parts: Sequence[RejectedPart] = (RejectedPart(None, read.reason),)
         else:
-            stored = [self._prescription(snap, payload_id, sha, source) for snap in parsed.prescriptions]
-            quarantined = [self._quarantine(payload_id, payload_is_new, sha, source, part) for part in parsed.rejected]
-        new = [p for p in stored if p.outcome != "duplicate"]
+            stored = [self._prescription(p, payload, read.source, read.sha256, now) for p in read.rows.prescriptions]
+            parts = read.rows.rejected
+        quarantined = [self._quarantine(payload, payload_is_new, read, part, now) for part in parts]
+        new = sum(outcome != "duplicate" for _, _, outcome, _, _ in stored)
         if quarantined:
             outcome = "partial" if stored else "quarantined"
         else:
             outcome = "stored" if new else "duplicate"
-        self.conn.execute(_INSERT[orm.IntakeLog], dict(
-            at=self.now, source=source[:1024], payload_sha256=sha, outcome=outcome,
-            stored=sum(p.outcome == "new" for p in stored), new_versions=sum(p.outcome == "new_version" for p in stored),
-            duplicates=len(stored) - len(new), quarantined=len(quarantined),
-            message="; ".join(f"{q.number or '(bundle)'}: {q.reason}" for q in quarantined),
+        self.logs.append(dict(
+            at=now, source=read.source[:1024], payload_sha256=read.sha256, outcome=outcome,
+            stored=sum(o == "new" for _, _, o, _, _ in stored), new_versions=sum(o == "new_version" for _, _, o, _, _ in stored),
+            duplicates=len(stored) - new, quarantined=len(quarantined),
+            message="; ".join(f"{number or '(bundle)'}: {reason}" for number, reason, _ in quarantined),
         ))
-        return IntakeReport(source, sha, outcome, tuple(stored), tuple(quarantined))
+        return _Outcome(read.source, read.sha256, outcome, stored, quarantined)
 
-    def _insert(self, model: type[orm.Base], **values: object) -> int:
-        return int(self.conn.execute(_INSERT_RETURNING[model], values).scalar_one())
-
-    # -- payload and quarantine
-
-    def _payload(self, raw: bytes, sha: str, source: str) -> tuple[int, bool]:
-        existing = self.conn.execute(_PAYLOAD_BY_SHA, {"sha": sha}).scalar()
-        if existing is not None:
-            return existing, False
+    def _payload(self, read: BundleRead, now: datetime) -> tuple[_Row, bool]:
+        known = self.payloads.get(read.sha256)
+        if known is not None:
+            return known, False
+        raw = read.raw
         truncated = len(raw) > self.max_bytes
-        return self._insert(
-            orm.FhirPayload, sha256=sha, received_at=self.now, source=source[:1024], size=len(raw),
-            truncated=truncated, content=raw[:_OVERSIZE_HEAD] if truncated else raw,
-        ), True
+        row = _Row(None, dict(sha256=read.sha256, received_at=now, source=read.source[:1024], size=len(raw),
+                              truncated=truncated, content=raw[:_OVERSIZE_HEAD] if truncated else raw))
+        self.payloads[read.sha256] = row
+        self.new_payloads.append(row)
+        return row, True
 
-    def _quarantine(self, payload_id: int, payload_is_new: bool, sha: str, source: str, part: RejectedPart) -> QuarantinedPart:
+    def _quarantine(self, payload: _Row, payload_is_new: bool, read: BundleRead, part: RejectedPart,
+                    now: datetime) -> tuple[str | None, str, _Row]:
+        case = (read.sha256, part.reason, part.number)
         if not payload_is_new:  # the same bytes came before: do not open the same case twice
-            open_same = self.conn.execute(
-                _OPEN_QUARANTINE, {"payload_id": payload_id, "reason": part.reason, "number": part.number}
-            ).scalar()
+            open_same = self.open_cases.get(case)
             if open_same is not None:
-                return QuarantinedPart(part.number, part.reason, open_same)
-        qid = self._insert(
-            orm.Quarantine, at=self.now, source=source[:1024], payload_id=payload_id, prescription_number=part.number,
-            resource_ids=json.dumps(list(part.resource_ids), ensure_ascii=False), reason=part.reason, status="open",
-        )
-        audit.record(self.uow, actor=self.actor, action="intake.quarantined",
-                     subject=f"prescription:{part.number}" if part.number else f"payload:{sha}",
-                     details={"source": source, "payload_sha256": sha, "reason": part.reason, "quarantine_id": qid},
-                     at=self.now)
-        return QuarantinedPart(part.number, part.reason, qid)
+                return part.number, part.reason, open_same
+        row = _Row(None, dict(at=now, source=read.source[:1024], prescription_number=part.number,
+                              resource_ids=json.dumps(list(part.resource_ids), ensure_ascii=False),
+                              reason=part.reason, status="open"))
+        self.open_cases.setdefault(case, row)
+        self.new_cases.append((row, payload))
+        self.events.append(("intake.quarantined",
+                            f"prescription:{part.number}" if part.number else f"payload:{read.sha256}",
+                            {"source": read.source, "payload_sha256": read.sha256, "reason": part.reason}, row, now))
+        return part.number, part.reason, row
 
-    # -- prescriptions
-
-    def _prescription(self, snap: PrescriptionSnapshot, payload_id: int, sha: str, source: str) -> StoredPrescription:
-        latest = self.conn.execute(_LATEST_VERSION, {"number": snap.number}).first()
-        if latest is not None and latest.content_sha256 == snap.content_sha256:
-            return StoredPrescription(snap.number, latest.version, "duplicate", latest.id, snap.intake_notes)
+    def _prescription(self, rx: PrescriptionRows, payload: _Row, source: str, sha: str,
+                      now: datetime) -> tuple[str, int, str, _Row, tuple[str, ...]]:
+        latest = self.latest.get(rx.number)
+        if latest is not None and latest.content_sha256 == rx.content_sha256:
+            return rx.number, latest.version, "duplicate", latest.row, rx.intake_notes
         version = 1 if latest is None else latest.version + 1
         if latest is not None and latest.status != "superseded":
-            self.conn.execute(_SUPERSEDE, {"pid": latest.id, "at": self.now})
-        pid = self._insert(
-            orm.Prescription, number=snap.number, version=version, status="received", received_at=self.now,
-            content_sha256=snap.content_sha256, authored_on=snap.authored_on, patient_id=self._patient(snap),
-            prescriber_id=self._prescriber(snap), payload_id=payload_id, source=source[:1024],
-            is_follow_up=snap.encounter.is_follow_up if snap.encounter else None,
-            snapshot=codec.dumps(snap), intake_notes=json.dumps(list(snap.intake_notes), ensure_ascii=False),
-        )
-        self.conn.execute(_INSERT[orm.PrescriptionItem], [
-            dict(prescription_id=pid, position=pos, fhir_id=item.fhir_id, drug_name=item.drug.label()[:512],
-                 drug_codings=codec.dumps(item.drug.codings),
-                 ingredients=json.dumps([i.label() for i in item.ingredients], ensure_ascii=False),
-                 dosage_text=item.dosage_text[:1024] if item.dosage_text else None,
-                 dose_value=_text(item.dose_value), dose_unit=item.dose_unit, timing_code=item.timing_code,
-                 route=item.route, quantity_value=_text(item.quantity_value), quantity_unit=item.quantity_unit,
-                 supply_days=_text(item.supply_days), course_of_therapy=item.course_of_therapy,
-                 resource_json=item.resource_json)
-            for pos, item in enumerate(snap.items)
-        ])
-        if snap.dispenses:
-            self.conn.execute(_INSERT[orm.DispenseRecord], [
-                dict(prescription_id=pid, item_fhir_id=d.item_fhir_id, fhir_id=d.fhir_id,
-                     when_prepared=d.when_prepared, when_handed_over=d.when_handed_over)
-                for d in snap.dispenses
-            ])
-        audit.record(self.uow, actor=self.actor, action="intake.stored" if latest is None else "intake.new_version",
-                     subject=f"prescription:{snap.number}/v{version}",
-                     details={"source": source, "payload_sha256": sha, "content_sha256": snap.content_sha256,
-                              "items": len(snap.items), "supersedes": latest.version if latest is not None else None,
-                              "intake_notes": list(snap.intake_notes)}, at=self.now)
-        return StoredPrescription(snap.number, version, "new" if latest is None else "new_version", pid, snap.intake_notes)
+            self.superseded.append((latest.row, now))
+        row = _Row(None, dict(number=rx.number, version=version, status="received", received_at=now,
+                              source=source[:1024], **rx.columns))
+        self.latest[rx.number] = _Version(row, version, rx.content_sha256, "received")
+        self.new_prescriptions.append((row, payload, self._patient(rx, now), self._prescriber(rx, now)))
+        self.items.append((row, rx.items))
+        if rx.dispenses:
+            self.dispenses.append((row, rx.dispenses))
+        self.events.append(("intake.stored" if latest is None else "intake.new_version", f"prescription:{rx.number}/v{version}",
+                            {"source": source, "payload_sha256": sha, "content_sha256": rx.content_sha256,
+                             "items": rx.item_count, "supersedes": latest.version if latest is not None else None,
+                             "intake_notes": list(rx.intake_notes)}, None, now))
+        return rx.number, version, "new" if latest is None else "new_version", row, rx.intake_notes
 
-    def _patient(self, snap: PrescriptionSnapshot) -> int:
-        p = snap.patient
-        if p.identifier_value:
-            key = f"id:{p.identifier_system or ''}|{p.identifier_value}"
-        elif p.fhir_id:
-            key = f"fhir:{p.fhir_id}"
-        else:
-            key = "anon:" + _key(p)
+    def _patient(self, rx: PrescriptionRows, now: datetime) -> _Party:
         # Demographics follow the newest bundle; each prescription keeps its own snapshot.
-        values = dict(
-            fhir_id=p.fhir_id, identifier_system=p.identifier_system, identifier_value=p.identifier_value,
-            name=p.name, gender=p.gender, birth_date=p.birth_date, birth_date_raw=p.birth_date_raw,
-            phone=p.phones[0] if p.phones else None, address=p.address[:512] if p.address else None,
-            weight_kg=_text(p.weight_kg),
-        )
-        cached = self.patients.get(key)
-        if cached is None:
-            row = self.conn.execute(_PATIENT_BY_KEY, {"key": key}).first()
-            if row is None:
-                pid = self._insert(orm.Patient, patient_key=key, created_at=self.now, updated_at=self.now, **values)
-                self.history_seen[pid] = set()
-            else:
-                pid = row.id
-                if _changed(row._mapping, values):
-                    self.conn.execute(_UPDATE_PATIENT, {"pid": pid, "updated_at": self.now, **values})
-                self.history_seen[pid] = self._known_history(pid)
+        patient = self._party(self.patients, self.new_patients, rx.patient_key, rx.patient, now)
+        for kind, row in rx.history:
+            seen = (kind, row["content_key"])
+            if seen not in patient.seen:
+                patient.seen.add(seen)
+                self.history[kind].append((patient, row, now))
+        return patient
+
+    def _prescriber(self, rx: PrescriptionRows, now: datetime) -> _Party:
+        return self._party(self.prescribers, self.new_prescribers, rx.prescriber_key, rx.prescriber, now)
+
+    @staticmethod
+    def _party(known: dict[str, _Party], new: list[_Party], key: str, facts: dict[str, Any], now: datetime) -> _Party:
+        """Inserted when first seen; its facts follow the newest bundle."""
+        party = known.get(key)
+        if party is None:
+            party = known[key] = _Party(None, facts, key, new=True, first_seen=now, changed_at=now)
+            new.append(party)
+        elif _changed(party.values, facts):  # an UPDATE per bundle is costly and says nothing
+            party.values, party.changed_at = facts, now
+        return party
+
+    # -- the statements, in foreign-key order; per table in the order the bundles came
+
+    def _flush(self) -> None:
+        execute = self.conn.execute
+        self._insert(orm.FhirPayload, self.new_payloads)
+        for party in self.new_patients:
+            party.values = dict(party.values, patient_key=party.key, created_at=party.first_seen, updated_at=party.changed_at)
+        self._insert(orm.Patient, self.new_patients)
+        for party in self.new_prescribers:
+            party.values = dict(party.values, prescriber_key=party.key, updated_at=party.changed_at)
+        self._insert(orm.Prescriber, self.new_prescribers)
+        self._update(_UPDATE_PATIENT, "pid", self.patients)
+        self._update(_UPDATE_PRESCRIBER, "rid", self.prescribers)
+        for row, payload, patient, prescriber in self.new_prescriptions:
+            row.values.update(payload_id=payload.saved_id, patient_id=patient.saved_id, prescriber_id=prescriber.saved_id)
+        self._insert(orm.Prescription, [row for row, *_ in self.new_prescriptions])
+        if self.superseded:
+            execute(_SUPERSEDE, [{"pid": row.saved_id, "at": at} for row, at in self.superseded])
+        self._rows(orm.PrescriptionItem, [dict(item, prescription_id=row.saved_id) for row, items in self.items for item in items])
+        self._rows(orm.DispenseRecord, [dict(d, prescription_id=row.saved_id) for row, ds in self.dispenses for d in ds])
+        for kind, model in _HISTORY_MODELS.items():
+            self._rows(model, [dict(values, patient_id=patient.saved_id, first_seen_at=at)
+                               for patient, values, at in self.history[kind]])
+        for row, payload in self.new_cases:
+            row.values["payload_id"] = payload.saved_id
+        self._insert(orm.Quarantine, [row for row, _ in self.new_cases])
+        self._rows(orm.IntakeLog, self.logs)
+        for action, subject, details, case, at in self.events:
+            if case is not None:
+                details["quarantine_id"] = case.saved_id
+            audit.record(self.uow, actor=self.actor, action=action, subject=subject, details=details, at=at)
+
+    def _insert(self, model: type[orm.Base], rows: Sequence[_Row]) -> None:
+        if not rows:
+            return
+        key = _UNIQUE_KEYS[model]
+        result = self.conn.execute(_INSERT_RETURNING[model], [row.values for row in rows]).all()
+        if key:
+            ids = {tuple(r[1:]): r[0] for r in result}
+            for row in rows:
+                row.id = ids[tuple(row.values[k] for k in key)]
         else:
-            pid, before = cached
-            if _changed(before, values):
-                self.conn.execute(_UPDATE_PATIENT, {"pid": pid, "updated_at": self.now, **values})
-        self.patients[key] = (pid, values)
-        self._history(pid, snap)
-        return pid
+            for row, r in zip(rows, result, strict=True):
+                row.id = r[0]
 
-    def _known_history(self, pid: int) -> set[tuple[str, str]]:
-        return {(str(t), str(k)) for t, k in self.conn.execute(_KNOWN_HISTORY, {"pid": pid})}
+    def _rows(self, model: type[orm.Base], rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(_INSERT[model], rows)
 
-    def _history(self, pid: int, snap: PrescriptionSnapshot) -> None:
-        """Add diagnoses, related persons and allergies not seen before for this patient."""
-        seen = self.history_seen[pid]
-        rows: dict[type[orm.Base], list[dict[str, object]]] = {orm.Diagnosis: [], orm.RelatedPerson: [], orm.Allergy: []}
-        for d in snap.diagnoses:
-            k = _key(d)
-            if ("d", k) not in seen:
-                seen.add(("d", k))
-                rows[orm.Diagnosis].append(dict(
-                    patient_id=pid, content_key=k, fhir_id=d.fhir_id, code_system=d.code_system, code=d.code,
-                    display=d.display[:512] if d.display else None, verification_status=d.verification_status,
-                    clinical_status=d.clinical_status, recorded_date=d.recorded_date,
-                    source_document_type=d.source_document_type, institution=d.institution, confirmed=d.confirmed,
-                    first_seen_at=self.now))
-        for r in snap.related_persons:
-            k = _key(r)
-            if ("r", k) not in seen:
-                seen.add(("r", k))
-                rows[orm.RelatedPerson].append(dict(
-                    patient_id=pid, content_key=k, fhir_id=r.fhir_id, name=r.name,
-                    relationship_codes=json.dumps(list(r.relationship_codes)), is_guardian=r.is_guardian,
-                    phone=r.phone, first_seen_at=self.now))
-        for a in snap.patient.allergies:
-            k = _key(a)
-            if ("a", k) not in seen:
-                seen.add(("a", k))
-                rows[orm.Allergy].append(dict(
-                    patient_id=pid, content_key=k, fhir_id=a.fhir_id, substance=a.substance.label()[:512] or "?",
-                    codings=codec.dumps(a.substance.codings), criticality=a.criticality, first_seen_at=self.now))
-        for model, batch in rows.items():
-            if batch:
-                self.conn.execute(_INSERT[model], batch)
-
-    def _prescriber(self, snap: PrescriptionSnapshot) -> int:
-        p = snap.prescriber
-        key = (f"licence:{p.licence}" if p.licence else f"{p.kind.value}:{p.fhir_id or p.reference or ''}")[:512]
-        if key in self.prescribers:
-            return self.prescribers[key]
-        values = dict(
-            kind=p.kind.value, licence=p.licence, name=p.name or p.device_name, practice_start=p.practice_start,
-            real_name_verified_at=p.real_name_verified_at,
-            specialties=json.dumps(list(p.specialties), ensure_ascii=False), organization=p.organization,
-        )
-        row = self.conn.execute(_PRESCRIBER_BY_KEY, {"key": key}).first()
-        if row is None:
-            rid = self._insert(orm.Prescriber, prescriber_key=key, updated_at=self.now, **values)
-        else:
-            rid = row.id
-            if _changed(row._mapping, values):
-                self.conn.execute(_UPDATE_PRESCRIBER, {"rid": rid, "updated_at": self.now, **values})
-        self.prescribers[key] = rid
-        return rid
+    def _update(self, statement: Any, id_name: str, parties: dict[str, _Party]) -> None:
+        changed = [dict(p.values, updated_at=p.changed_at, **{id_name: p.saved_id})
+                   for p in parties.values() if not p.new and p.changed_at is not None]
+        if changed:
+            self.conn.execute(statement, changed)
 
 
-def _changed(stored: Mapping[Any, Any], values: Mapping[str, Any]) -> bool:
-    """Whether stored facts differ from the new ones (an UPDATE per bundle is costly and says nothing)."""
+def _changed(stored: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    """Whether stored facts differ from the new ones."""
     return any(stored[k] != v for k, v in values.items())
 
 
