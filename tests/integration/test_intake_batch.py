@@ -1,4 +1,4 @@
-"""Batched writes give exactly what bundle-by-bundle intake gives (SQLite and PostgreSQL).
+"""Batched writes and pooled reading give exactly what bundle-by-bundle, in-process intake gives (SQLite and PostgreSQL).
 
 Each comparison ingests the same inputs, with the same clock, into two fresh databases of the same
 backend and compares every row intake writes (ids, hashes and timestamps included) and every report.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -94,8 +95,11 @@ def _rows(ws: Workstation) -> dict[str, list[tuple[Any, ...]]]:
         return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id"))] for t in TABLES}
 
 
-def _ingest(ws: Workstation, *, batch_size: int = 50) -> list[IntakeReport]:
-    return list(IntakeService(ws.uow, clock=_Clock()).ingest_many(_inputs(), batch_size=batch_size))
+def _ingest(ws: Workstation, *, workers: int, batch_size: int = 50) -> list[IntakeReport]:
+    service = IntakeService(ws.uow, clock=_Clock(), workers=workers)
+    reports = list(service.ingest_many(_inputs(), batch_size=batch_size))
+    assert service.workers_used == workers
+    return reports
 
 
 def _same(a: Workstation, reports_a: list[IntakeReport], b: Workstation, reports_b: list[IntakeReport]) -> None:
@@ -107,7 +111,7 @@ def _same(a: Workstation, reports_a: list[IntakeReport], b: Workstation, reports
 
 
 def test_the_inputs_exercise_every_outcome(ws: Workstation) -> None:
-    reports = _ingest(ws)
+    reports = _ingest(ws, workers=0)
     outcomes = {r.outcome for r in reports}
     assert outcomes == {"stored", "duplicate", "partial", "quarantined"}
     assert any(p.outcome == "new_version" for r in reports for p in r.prescriptions)
@@ -119,13 +123,20 @@ def test_the_inputs_exercise_every_outcome(ws: Workstation) -> None:
 
 
 def test_a_batch_writes_what_bundle_by_bundle_writes(ws: Workstation, other_ws: Workstation) -> None:
-    _same(ws, _ingest(ws, batch_size=1), other_ws, _ingest(other_ws, batch_size=50))
+    _same(ws, _ingest(ws, workers=0, batch_size=1), other_ws, _ingest(other_ws, workers=0, batch_size=50))
+
+
+def test_pooled_reading_gives_the_same_reports_and_rows(
+    ws: Workstation, other_ws: Workstation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake_module, "POOL_MIN_BUNDLES", 10)
+    _same(ws, _ingest(ws, workers=0), other_ws, _ingest(other_ws, workers=2))
 
 
 def test_the_savepoint_fallback_writes_what_the_batch_writes(
     ws: Workstation, other_ws: Workstation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reports = _ingest(ws)
+    reports = _ingest(ws, workers=0)
     original = intake_module._Writer.write
 
     def fails_for_batches(self: Any, reads: Any, nows: Any) -> Any:
@@ -134,7 +145,7 @@ def test_the_savepoint_fallback_writes_what_the_batch_writes(
         return original(self, reads, nows)
 
     monkeypatch.setattr(intake_module._Writer, "write", fails_for_batches)
-    _same(ws, reports, other_ws, _ingest(other_ws))
+    _same(ws, reports, other_ws, _ingest(other_ws, workers=0))
 
 
 def test_a_bundle_that_fails_in_a_batch_is_quarantined_alone(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,7 +159,7 @@ def test_a_bundle_that_fails_in_a_batch_is_quarantined_alone(ws: Workstation, mo
         return original(self, rx, *args)
 
     monkeypatch.setattr(intake_module._Writer, "_prescription", buggy)
-    reports = list(IntakeService(ws.uow).ingest_many(inputs, batch_size=50))
+    reports = list(IntakeService(ws.uow, workers=0).ingest_many(inputs, batch_size=50))
     assert [r.source for r in reports] == [source for _, source in inputs]
     assert reports[4].outcome == "quarantined" and "internal error while storing" in reports[4].quarantined[0].reason
     assert all(r.outcome in ("stored", "duplicate", "partial") for r in reports[:4] + reports[5:30])
@@ -167,7 +178,7 @@ def test_a_batch_takes_a_few_statements_per_table(ws: Workstation) -> None:
     engine: Engine = ws.engine
     event.listen(engine, "before_cursor_execute", count)
     try:
-        reports = list(IntakeService(ws.uow).ingest_many((raw, f"g{i}") for i, raw in enumerate(generate(40))))
+        reports = list(IntakeService(ws.uow, workers=0).ingest_many((raw, f"g{i}") for i, raw in enumerate(generate(40))))
     finally:
         event.remove(engine, "before_cursor_execute", count)
     events = sum(len(r.stored) for r in reports)
@@ -175,3 +186,51 @@ def test_a_batch_takes_a_few_statements_per_table(ws: Workstation) -> None:
     # statements for everything else; bundle by bundle this was about twelve per bundle.
     assert events == 40
     assert len([s for s in statements if "audit_event" not in s]) < 30
+
+
+# -- the worker pool
+
+
+def dying_reader(items: list[tuple[bytes, str]], max_bytes: int, learned: Any) -> Any:
+    """Kills the worker it runs in when it meets the marked bundle (in a worker, _read_chunk is the real one)."""
+    if any(source == "in:40" for _, source in items):
+        os._exit(3)
+    return intake_module._read_chunk(items, max_bytes, learned)
+
+
+def test_a_worker_that_dies_loses_nothing_and_quarantines_nothing(
+    ws: Workstation, other_ws: Workstation, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    reports = _ingest(ws, workers=0)
+    monkeypatch.setattr(intake_module, "POOL_MIN_BUNDLES", 4)
+    monkeypatch.setattr(intake_module, "_read_chunk", dying_reader)
+    _same(ws, reports, other_ws, _ingest(other_ws, workers=2))
+    assert "intake worker processes failed; reading the remaining bundles here" in caplog.text
+
+
+def test_the_pool_is_shut_down_when_the_caller_stops_early(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
+    pools: list[Any] = []
+
+    class Recorded(intake_module.ProcessPoolExecutor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.shut_down = False
+            pools.append(self)
+
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            super().shutdown(wait, cancel_futures=cancel_futures)
+            self.shut_down = True
+
+    monkeypatch.setattr(intake_module, "POOL_MIN_BUNDLES", 4)
+    monkeypatch.setattr(intake_module, "ProcessPoolExecutor", Recorded)
+    reports = IntakeService(ws.uow, workers=2).ingest_many(_inputs(), batch_size=5)
+    first = next(reports)
+    assert first.outcome == "stored" and len(pools) == 2 and not any(p.shut_down for p in pools)
+    reports.close()
+    assert all(p.shut_down for p in pools)
+
+
+def test_small_inputs_are_read_in_this_process(ws: Workstation) -> None:
+    service = IntakeService(ws.uow, workers=2)
+    assert [r.outcome for r in service.ingest_many(_inputs()[:5])] == ["stored"] * 5
+    assert service.workers_used == 0

@@ -12,6 +12,7 @@ import argparse
 import copy
 import hashlib
 import json
+import os
 import random
 import sqlite3
 import tempfile
@@ -131,7 +132,8 @@ def floor(bundles: list[bytes], db: Path) -> float:
     return elapsed
 
 
-def ours(bundles: list[bytes], folder: Path) -> float:
+def ours(bundles: list[bytes], folder: Path) -> tuple[float, int]:
+    """Seconds for the workstation's own intake (``rxws ingest``'s path), and the worker processes it used."""
     env = {"RXWS_CONFIG_DIR": str(folder / "cfg"), "RXWS_DATA_DIR": str(folder / "data"),
            "RXWS_DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}"}
     ws = open_workstation(load_settings(env))
@@ -141,7 +143,7 @@ def ours(bundles: list[bytes], folder: Path) -> float:
         for report in ws.intake.ingest_many(items):
             if report.outcome != "stored":
                 raise SystemExit(f"{report.source} was not stored: {report.quarantined}")
-        return time.perf_counter() - start
+        return time.perf_counter() - start, ws.intake.workers_used
     finally:
         ws.close()
 
@@ -152,14 +154,19 @@ def main() -> None:
     args = parser.parse_args()
     bundles = generate(args.count)
     n = len(bundles)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory() as tmp:
         t_floor = floor(bundles, Path(tmp) / "floor.sqlite3")
-        t_ours = ours(bundles, Path(tmp))
+        t_ours, workers = ours(bundles, Path(tmp))
     floor_rate, rate = n / t_floor, n / t_ours
     ratio = t_ours / t_floor
     print(f"generated {n} prescriptions ({sum(map(len, bundles)) / n / 1024:.1f} KiB per bundle)")
     print(f"floor (json.loads + sqlite3 executemany): {t_floor:.2f} s")
     print(f"rxws intake (decode, validate every resource with fhir.resources, resolve, store, audit): {t_ours:.2f} s")
+    reading = (f"{workers} worker processes read while the main process wrote" if workers
+               else "the main process read and wrote (no worker processes)")
+    busy = f"; load average {load:.2f} before the run (run it alone)" if load is not None else ""
+    print(f"  {reading}; {os.cpu_count()} CPUs{busy}")
     verdict = "met" if rate >= 1000 and ratio <= 5 else "NOT met"
     print(f"intake {rate:,.0f} prescriptions/s | floor {floor_rate:,.0f}/s | ratio {ratio:.2f}x the floor "
           f"(target >=1,000/s and <=5x: {verdict})")

@@ -150,10 +150,38 @@ def validate_resource(resource: Mapping[str, Any]) -> str | None:
         _validation_cache.move_to_end(key)
         return _validation_cache[key]
     error = _validate(rtype, resource)
+    _remember(key, error)
+    if _fresh is not None:
+        _fresh.append((key, error))
+    return error
+
+
+# Validations done here since the last take_validations(), for processes that share them.
+_fresh: list[tuple[bytes, str | None]] | None = None
+
+
+def take_validations() -> list[tuple[bytes, str | None]]:
+    """The cache entries validated in this process since the last call (the first call starts recording).
+
+    Worker processes reading bundles side by side pass them on to each other: the same patient's
+    resources then cost one validation, not one in every process.
+    """
+    global _fresh
+    fresh, _fresh = _fresh or [], []
+    return fresh
+
+
+def learn_validations(entries: Iterable[tuple[bytes, str | None]]) -> None:
+    """Add cache entries that another process validated (with this same code) from take_validations()."""
+    for key, error in entries:
+        if key not in _validation_cache:
+            _remember(key, error)
+
+
+def _remember(key: bytes, error: str | None) -> None:
     _validation_cache[key] = error
     if len(_validation_cache) > _VALIDATION_CACHE_SIZE:
         _validation_cache.popitem(last=False)
-    return error
 
 
 def _validate(rtype: str, resource: Mapping[str, Any]) -> str | None:

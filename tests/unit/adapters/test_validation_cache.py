@@ -1,4 +1,4 @@
-"""The content-keyed validation cache: exact keys, and only for the resources that recur."""
+"""The content-keyed validation cache: exact keys, and results passed between reading processes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ PATIENT: dict[str, Any] = {"resourceType": "Patient", "id": "p1", "gender": "fem
 
 @pytest.fixture(autouse=True)
 def empty_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """A fresh cache and a log of the validations actually run."""
+    """A fresh cache, no recording, and a log of the validations actually run."""
     monkeypatch.setattr(fhir_bundle, "_validation_cache", type(fhir_bundle._validation_cache)())
+    monkeypatch.setattr(fhir_bundle, "_fresh", None)
     ran: list[str] = []
     original = fhir_bundle._validate
 
@@ -63,3 +64,21 @@ def test_per_prescription_resources_skip_the_cache(empty_cache: list[str]) -> No
     fhir_bundle.validate_resource(bundle)
     fhir_bundle.validate_resource(bundle)
     assert empty_cache == ["Bundle", "Bundle"] and not fhir_bundle._validation_cache
+
+
+def test_validations_pass_from_one_process_to_another(empty_cache: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fhir_bundle.take_validations() == []  # starts recording
+    invalid = {**PATIENT, "gender": 12}
+    fhir_bundle.validate_resource(PATIENT)
+    reason = fhir_bundle.validate_resource(invalid)
+    learned = fhir_bundle.take_validations()
+    assert [error for _, error in learned] == [None, reason] and reason
+    assert fhir_bundle.take_validations() == []
+
+    # Another process: a fresh cache that is told what the first one found.
+    monkeypatch.setattr(fhir_bundle, "_validation_cache", type(fhir_bundle._validation_cache)())
+    fhir_bundle.learn_validations(learned)
+    empty_cache.clear()
+    assert fhir_bundle.validate_resource(copy.deepcopy(PATIENT)) is None
+    assert fhir_bundle.validate_resource(copy.deepcopy(invalid)) == reason
+    assert empty_cache == []
