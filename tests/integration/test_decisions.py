@@ -262,3 +262,15 @@ def test_no_delivery_address_refuses_the_approval_before_anything_is_signed(phar
     with pytest.raises(DecisionRefused, match="delivery address"):
         pharmacy.ws.decisions.approve(pharmacy.pharmacist, pharmacy.ws.signing.begin(pharmacy.pharmacist), "RXNOADDR",
                                       pin=PIN, password=PASSWORD)
+
+
+def test_a_resubmission_after_a_decision_never_rewrites_it_and_says_so(pharmacy: Pharmacy) -> None:
+    pharmacy.receive("RXRESUB")
+    decision_id = pharmacy.approve("RXRESUB")
+    pharmacy.receive("RXRESUB", quantity=14)  # the internet hospital sends a changed version afterwards
+    with pharmacy.ws.uow() as uow:
+        rows = uow.session.execute(select(orm.Prescription.version, orm.Prescription.status, orm.Prescription.intake_notes)
+                                   .where(orm.Prescription.number == "RXRESUB").order_by(orm.Prescription.version)).all()
+    assert [(v, s) for v, s, _ in rows] == [(1, "approved"), (2, "received")]
+    assert "version 1 was already approved" in rows[1][2]
+    assert _decision(pharmacy, decision_id).release_status == "pending"  # the approval and its release stand

@@ -497,6 +497,7 @@ _OPEN_QUARANTINES = select(orm.Quarantine.payload_id, orm.Quarantine.id, orm.Qua
                            orm.Quarantine.prescription_number).where(
     orm.Quarantine.status == "open", orm.Quarantine.payload_id.in_(bindparam("keys", expanding=True))
 ).order_by(orm.Quarantine.id)
+_DECIDED_ZH = {"approved": "已通过", "rejected": "未通过", "returned": "已退回医师"}
 _SUPERSEDE = (_t(orm.Prescription).update().where(_t(orm.Prescription).c.id == bindparam("pid"))
               .values(status="superseded", superseded_at=bindparam("at")))
 _UPDATE_PATIENT = _t(orm.Patient).update().where(_t(orm.Patient).c.id == bindparam("pid"))
@@ -703,10 +704,17 @@ class _Writer:
         if latest is not None and latest.content_sha256 == rx.content_sha256:
             return rx.number, latest.version, "duplicate", latest.row, rx.intake_notes
         version = 1 if latest is None else latest.version + 1
-        if latest is not None and latest.status != "superseded":
+        columns, notes = rx.columns, rx.intake_notes
+        if latest is not None and latest.status == "received":
             self.superseded.append((latest.row, now))
+        elif latest is not None and latest.status != "superseded":
+            # A pharmacist already decided the earlier version: that decision (and any release) stands and
+            # is never rewritten; the new version waits for review, saying so.
+            notes = (*notes, f"第 {latest.version} 版已审核（{_DECIDED_ZH.get(latest.status, latest.status)}），本版为其后重新提交 / "
+                             f"version {latest.version} was already {latest.status}: this is a later resubmission")
+            columns = {**columns, "intake_notes": json.dumps(list(notes), ensure_ascii=False)}
         row = _Row(None, dict(number=rx.number, version=version, status="received", received_at=now,
-                              source=source[:1024], **rx.columns))
+                              source=source[:1024], **columns))
         self.latest[rx.number] = _Version(row, version, rx.content_sha256, "received")
         self.new_prescriptions.append((row, payload, self._patient(rx, now), self._prescriber(rx, now)))
         self.items.append((row, rx.items))
@@ -715,8 +723,8 @@ class _Writer:
         self.events.append(("intake.stored" if latest is None else "intake.new_version", f"prescription:{rx.number}/v{version}",
                             {"source": source, "payload_sha256": sha, "content_sha256": rx.content_sha256,
                              "items": rx.item_count, "supersedes": latest.version if latest is not None else None,
-                             "intake_notes": list(rx.intake_notes)}, None, now))
-        return rx.number, version, "new" if latest is None else "new_version", row, rx.intake_notes
+                             "intake_notes": list(notes)}, None, now))
+        return rx.number, version, "new" if latest is None else "new_version", row, notes
 
     def _patient(self, rx: PrescriptionRows, now: datetime) -> _Party:
         # Demographics follow the newest bundle; each prescription keeps its own snapshot.
