@@ -406,3 +406,16 @@ def test_dispense_records_are_kept_for_the_before_prescription_rule(ws: Workstat
         ("mr-ex-clean-htn-0", "2026-05-30T10:00:00+08:00")]
     with ws.uow() as uow:
         assert uow.session.scalars(select(orm.DispenseRecord.item_fhir_id)).all() == ["mr-ex-clean-htn-0"]
+
+
+def test_a_value_longer_than_its_column_is_quarantined_with_its_name_on_both_databases(ws: Workstation) -> None:
+    """PostgreSQL would refuse it as a database error (and the inbox retry it forever); SQLite would keep it."""
+    import json as _json
+
+    data = _json.loads(example_paths()[0].read_text("utf-8"))
+    for entry in data["entry"]:
+        if entry["resource"]["resourceType"] == "Patient":
+            entry["resource"]["name"] = [{"text": "张" * 300}]
+    report = ws.intake.ingest(_json.dumps(data, ensure_ascii=False).encode("utf-8"), "long-name.json")
+    assert report.outcome == "quarantined"
+    assert "patient.name is 300 characters long, at most 256" in report.quarantined[0].reason

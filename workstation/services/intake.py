@@ -27,10 +27,11 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, literal, select, union_all
+from sqlalchemy import Insert, String, Table, Text, bindparam, literal, select, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from workstation.adapters.db import orm
@@ -158,7 +159,52 @@ def read_bundle(raw: bytes, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> 
 
 
 def bundle_rows(parsed: ParsedBundle) -> BundleRows:
-    return BundleRows(tuple(prescription_rows(snap) for snap in parsed.prescriptions), parsed.rejected)
+    """The rows of each prescription; one with a value longer than its column is quarantined, naming it.
+
+    (PostgreSQL refuses such a value with an error that would read as "database unavailable", and
+    SQLite would store it: neither is right for a clinical record, which must not be cut silently.)
+    """
+    good, rejected = [], list(parsed.rejected)
+    for snap in parsed.prescriptions:
+        rows = prescription_rows(snap)
+        problem = _too_long(rows)
+        if problem is None:
+            good.append(rows)
+        else:
+            rejected.append(RejectedPart(snap.number, problem, tuple(i.fhir_id for i in snap.items)))
+    return BundleRows(tuple(good), tuple(rejected))
+
+
+def _lengths(model: type[orm.Base]) -> dict[str, int]:
+    return {c.name: c.type.length for c in _t(model).columns
+            if isinstance(c.type, String) and not isinstance(c.type, Text) and c.type.length}
+
+
+@cache
+def _limits() -> dict[str, tuple[str, dict[str, int]]]:
+    """Each row kind's table and the lengths of its bounded text columns."""
+    return {"columns": ("prescription", _lengths(orm.Prescription)), "items": ("prescription_item", _lengths(orm.PrescriptionItem)),
+            "dispenses": ("dispense_record", _lengths(orm.DispenseRecord)), "patient": ("patient", _lengths(orm.Patient)),
+            "prescriber": ("prescriber", _lengths(orm.Prescriber)), "d": ("diagnosis", _lengths(orm.Diagnosis)),
+            "r": ("related_person", _lengths(orm.RelatedPerson)), "a": ("allergy", _lengths(orm.Allergy))}
+
+
+def _too_long(rows: PrescriptionRows) -> str | None:
+    limits = _limits()
+    tables: list[tuple[str, dict[str, Any]]] = [
+        ("columns", rows.columns), ("patient", rows.patient), ("prescriber", rows.prescriber),
+        *(("items", r) for r in rows.items), *(("dispenses", r) for r in rows.dispenses), *rows.history,
+    ]
+    if len(rows.number) > 128:
+        return f"处方编号过长 / the prescription number is {len(rows.number)} characters long (at most 128)"
+    for kind, row in tables:
+        table, lengths = limits[kind]
+        for name, value in row.items():
+            limit = lengths.get(name)
+            if limit is not None and isinstance(value, str) and len(value) > limit:
+                return (f"{table}.{name} 超长（{len(value)} 个字符，上限 {limit}），请核对来源数据 / {table}.{name} is "
+                        f"{len(value)} characters long, at most {limit} are allowed: check the sending system")
+    return None
 
 
 def prescription_rows(snap: PrescriptionSnapshot) -> PrescriptionRows:
