@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import rfc8785
+from workstation.domain.canonical import jcs
 
 GENESIS = "0" * 64  # the "previous hash" of the first row
 
@@ -26,13 +26,13 @@ class AuditRecord:
 
 def canonical_details(details: dict[str, Any]) -> str:
     """Details as RFC 8785 JSON text: stored verbatim, so re-hashing never depends on a JSON library."""
-    return rfc8785.dumps(details).decode("utf-8")
+    return jcs(details).decode("utf-8")
 
 
 def chain_hash(prev_hash: str, record: AuditRecord) -> str:
     """SHA-256 over the previous row's hash and this row's canonical content."""
     at = record.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    content = rfc8785.dumps(
+    content = jcs(
         {
             "seq": record.seq,
             "at": at,
