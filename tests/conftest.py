@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 
 from workstation.adapters.db import migrate
 from workstation.adapters.db.engine import make_engine
-from tests.support import PKI, SHARED, MemoryKeyring, signed_prescription
+from tests.support import PKI, MemoryKeyring, signed_prescription, staff
 from workstation.bootstrap import Workstation, open_workstation
 from workstation.domain.accounts import Principal, Role
 from workstation.settings import Settings, load_settings
@@ -216,18 +216,8 @@ def pharmacy(tmp_path: Path, database_url: str, memory_keyring: MemoryKeyring, f
            "RXWS_DATABASE_URL": database_url, "RXWS_TRUST": str(PKI / "ca.pem")}
     ws = open_workstation(load_settings(env))
     try:
-        from workstation.services import formulary
-
-        formulary.import_formulary(ws.uow(), (SHARED / "examples" / "formulary.csv").read_bytes(), "formulary.csv",
-                                   actor="test")
-        admin = Principal.system("it-admin")
-        ws.signing.ensure_ca(admin)
-        people = []
-        for licence, name, roles in (("PH0001", "李药师", frozenset({Role.PHARMACIST})),
-                                     ("PH0002", "周主任", frozenset({Role.LEAD}))):
-            ws.accounts.add(admin, name=name, licence=licence, roles=roles, password=PASSWORD)
-            ws.signing.enroll(admin, licence, password=PASSWORD, pin=PIN)
-            people.append(ws.accounts.authenticate(licence, PASSWORD))
+        admin, people = staff(ws, (("PH0001", "李药师", frozenset({Role.PHARMACIST})),
+                                   ("PH0002", "周主任", frozenset({Role.LEAD}))), password=PASSWORD, pin=PIN)
         yield Pharmacy(ws, admin, people[0], people[1])
     finally:
         ws.close()

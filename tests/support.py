@@ -7,6 +7,7 @@ import copy
 import json
 from datetime import datetime
 from functools import cache
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,21 @@ def signed_prescription(number: str, authored: datetime, *, quantity: int | None
             r["signature"][0]["when"] = authored.isoformat(timespec="seconds")
     data["id"] = f"bundle-{suffix}"
     return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+def staff(ws: Any, people: Sequence[tuple[str, str, Any]], *, password: str, pin: str) -> tuple[Any, list[Any]]:
+    """Set a workstation up as a pharmacy: the example formulary, its own CA, and each (licence, name, roles)
+    as an enrolled account. Returns the IT principal and the logged-in people."""
+    from workstation.domain.accounts import Principal
+    from workstation.services import formulary
+
+    formulary.import_formulary(ws.uow(), (SHARED / "examples" / "formulary.csv").read_bytes(), "formulary.csv",
+                               actor="test")
+    admin = Principal.system("it-admin")
+    ws.signing.ensure_ca(admin)
+    logged_in = []
+    for licence, name, roles in people:
+        ws.accounts.add(admin, name=name, licence=licence, roles=roles, password=password)
+        ws.signing.enroll(admin, licence, password=password, pin=pin)
+        logged_in.append(ws.accounts.authenticate(licence, password))
+    return admin, logged_in

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import keyring
 
-from tests.support import PKI, SHARED, MemoryKeyring, signed_prescription
+from tests.support import PKI, MemoryKeyring, signed_prescription, staff
 from workstation.adapters import approval
 from workstation.adapters.receiver import serve
 from workstation.bootstrap import open_workstation
-from workstation.domain.accounts import Principal, Role
-from workstation.services import formulary
+from workstation.domain.accounts import Role
 from workstation.services.release import ReleaseSender, SenderSettings
 from workstation.settings import load_settings
 
@@ -42,13 +41,7 @@ def main() -> None:
         os.environ.update({k: v for k, v in env.items() if k == "RXWS_CONFIG_DIR"})
         ws = open_workstation(load_settings(env))
         try:
-            formulary.import_formulary(ws.uow(), (SHARED / "examples" / "formulary.csv").read_bytes(), "formulary.csv",
-                                       actor="bench")
-            admin = Principal.system("bench")
-            ws.signing.ensure_ca(admin)
-            ws.accounts.add(admin, name="李药师", licence="PH0001", roles=frozenset({Role.PHARMACIST}), password=PASSWORD)
-            ws.signing.enroll(admin, "PH0001", password=PASSWORD, pin=PIN)
-            me = ws.accounts.authenticate("PH0001", PASSWORD)
+            admin, (me,) = staff(ws, [("PH0001", "李药师", frozenset({Role.PHARMACIST}))], password=PASSWORD, pin=PIN)
             now = datetime.now(UTC)
             for report in ws.intake.ingest_many((signed_prescription(f"RXB{n:06d}", now), f"bench:{n}")
                                                 for n in range(args.count)):

@@ -133,8 +133,9 @@ class DecisionService:
         acks = {k.strip(): v.strip() for k, v in (acknowledged or {}).items()}
         now = self._clock()
         with self._uow() as uow:
-            row, snapshot, mrs = self._open(uow, principal, number, now)
+            row, mrs = self._open(uow, principal, number, now)
             prescription_id, version, content = row.id, row.version, row.content_sha256
+            snapshot = codec.loads(PrescriptionSnapshot, row.snapshot)
         result = self._reviewer().review(snapshot, now)
         if not result.checked:
             raise DecisionRefused(f"处方未完成审核检查，不能通过 / the prescription could not be checked and cannot be "
@@ -174,7 +175,7 @@ class DecisionService:
             pharmacist_licence=signer.licence, signed_at=signed_at, key=signer.key, chain=list(signer.chain))
 
         with self._uow() as uow:
-            row, _, mrs_now = self._open(uow, principal, number, self._clock())
+            row, mrs_now = self._open(uow, principal, number, self._clock())
             if row.id != prescription_id or content_sha256(mrs_now) != content:
                 raise DecisionRefused("处方在审核期间已变更，请重新审核 / the prescription changed while it was being "
                                       "reviewed: review it again")
@@ -212,8 +213,8 @@ class DecisionService:
         now = self._clock()
         reviewer = self._reviewer()  # before the transaction: building it reads the database
         with self._uow() as uow:
-            row, snapshot, _ = self._open(uow, principal, number, now)
-            result = reviewer.review(snapshot, now)
+            row, _ = self._open(uow, principal, number, now)
+            result = reviewer.review(codec.loads(PrescriptionSnapshot, row.snapshot), now)
             decision_id = str(uuid.uuid4())
             uow.session.add(orm.Decision(
                 id=decision_id, prescription_id=row.id, prescription_number=row.number, version=row.version,
@@ -229,7 +230,7 @@ class DecisionService:
     # -- shared
 
     def _open(self, uow: UnitOfWork, principal: Principal, number: str, now: datetime
-              ) -> tuple[orm.Prescription, PrescriptionSnapshot, list[dict[str, Any]]]:
+              ) -> tuple[orm.Prescription, list[dict[str, Any]]]:
         """The current version, still open, claimed by the caller, its stored content intact."""
         assert principal.pharmacist_id is not None
         row = current_version(uow, number, lock=True)
@@ -245,7 +246,7 @@ class DecisionService:
         if content_sha256(mrs) != row.content_sha256:
             raise DecisionRefused(f"处方 {row.number} 存储内容与接收时不符，已拒绝 / the stored content of {row.number} no "
                                   "longer matches what was received: refused (report it to IT)")
-        return row, codec.loads(PrescriptionSnapshot, row.snapshot), mrs
+        return row, mrs
 
     def _close(self, uow: UnitOfWork, principal: Principal, row: orm.Prescription, status: str, now: datetime,
                details: dict[str, Any]) -> None:
