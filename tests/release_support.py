@@ -1,12 +1,11 @@
-"""A pharmacy CA, a pharmacist, and signed release messages built from the demo bundles, for the release tests."""
+"""A pharmacy CA, a pharmacist, and signed release messages built from a demo bundle, for the release tests."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from tests.support import REPO
+from tests.demo_support import bundle
 from workstation.adapters.approval import (
     approval_provenance,
     delivery_message,
@@ -18,7 +17,6 @@ from workstation.adapters.pki import create_pharmacy_ca, generate_key, issue_pha
 from workstation.domain.canonical import content_sha256
 
 Json = dict[str, Any]
-DEMO = REPO / "resources" / "demo" / "bundles"
 CST = dt.timezone(dt.timedelta(hours=8))
 ISSUED = dt.datetime(2026, 1, 1, 8, 0, tzinfo=CST)
 SIGNED_AT = "2026-06-01T10:05:00+08:00"
@@ -32,8 +30,8 @@ CHAIN = [LEAF, CA]
 
 
 def medication_requests(name: str) -> list[Json]:
-    """The MedicationRequests of a demo bundle, as received."""
-    data = json.loads((DEMO / name).read_text("utf-8"))
+    """The MedicationRequests of a demo bundle (made at the tests' fixed moment), as received."""
+    data = bundle(name)
     return [e["resource"] for e in data["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
 
 

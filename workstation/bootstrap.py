@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -29,6 +30,7 @@ from workstation.services import formulary, regulatory, review
 from workstation.services.accounts import AccountService
 from workstation.services.claims import ClaimService
 from workstation.services.decisions import DecisionService
+from workstation.services.detail import DetailService
 from workstation.services.intake import IntakeService
 from workstation.services.release import ReleaseSender, SenderSettings
 from workstation.services.review import Reviewer
@@ -51,7 +53,7 @@ class Workstation:
     settings: Settings
     engine: Engine
     _factory: sessionmaker[Session] = field(init=False, repr=False)
-    _reviewer: tuple[int | None, Reviewer] | None = field(default=None, init=False, repr=False)
+    _reviewer: tuple[tuple[object, ...], Reviewer] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._factory = session_factory(self.engine)
@@ -80,19 +82,28 @@ class Workstation:
         return ClaimService(self.uow)
 
     def reviewer(self) -> Reviewer:
-        """The rules with the active formulary, the special-drug lists and the prescriber trust anchors."""
+        """The rules with the active formulary, the special-drug lists and the prescriber trust anchors
+        (configured files, and in demo mode the demo CAs held in the database)."""
         version = formulary.active_version_id(self.uow())
-        if self._reviewer is None or self._reviewer[0] != version:
-            anchors = load_trust_anchors(review.trust_anchor_paths(self.settings))
+        stored = review.stored_trust_anchors(self.uow(), self.settings, "prescriber")
+        key = (version, *(c.fingerprint(hashes.SHA256()) for c in stored))  # a demo reset brings a new CA
+        if self._reviewer is None or self._reviewer[0] != key:
+            anchors = load_trust_anchors(review.trust_anchor_paths(self.settings)) + stored
             built = Reviewer.build(formulary.active_entries(self.uow()), self.special_drugs, anchors,
                                    review.institution_settings(self.settings))
-            self._reviewer = (version, built)
+            self._reviewer = (key, built)
         return self._reviewer[1]
 
     def release_anchors(self) -> tuple[x509.Certificate, ...]:
-        """What receivers trust for pharmacists' signatures: the pharmacy CA and configured roots."""
+        """What receivers trust for pharmacists' signatures: the pharmacy CA, configured roots, and in demo
+        mode the demo CAs (which issue the demo accounts' certificates)."""
         ca = self.signing.ca_certificate()
-        return ((ca,) if ca is not None else ()) + load_trust_anchors(self.settings.release.trust_anchors)
+        return (((ca,) if ca is not None else ()) + load_trust_anchors(self.settings.release.trust_anchors)
+                + review.stored_trust_anchors(self.uow(), self.settings, "pharmacist"))
+
+    @cached_property
+    def detail(self) -> DetailService:
+        return DetailService(self.uow, self.reviewer, time_zone=self.settings.pharmacy_time_zone)
 
     @cached_property
     def decisions(self) -> DecisionService:

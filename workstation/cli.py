@@ -15,7 +15,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from workstation import __version__
 from workstation.domain.errors import DomainError
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("start", help="start the workstation (the default): upgrade the database, load demo data on "
                                      "first start, take in the inbox, show the review queue")
     s.add_argument("--no-demo", action="store_true", help="do not load the demo data even on an empty database")
+    s.add_argument("--headless", action="store_true",
+                   help="do not open the window: take in the inbox, print the queue and exit (also where no display is)")
 
     s = sub.add_parser("ingest", help="take in FHIR bundle files or folders now and report file by file")
     s.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a bundle file, or a folder (all *.json below it)")
@@ -102,14 +104,30 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_parser("current", help="print the database location and schema revision")
     ds.add_parser("set-password", help="store the PostgreSQL password in the OS keyring (asked on the terminal)")
 
-    from workstation import cli_decisions, cli_release
+    from workstation import cli_decisions, cli_demo, cli_release
 
     cli_decisions.add_parsers(sub)
+    cli_demo.add_parsers(sub)
     cli_release.add_parsers(sub)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class Window(Protocol):
+    """How `rxws start` opens the window. The core never imports the UI: ``ui.launch`` hands this in."""
+
+    def unavailable(self) -> str | None:
+        """Why no window can be shown here (no display…), or None."""
+
+    def run(self, ws: Workstation) -> int:
+        """Show the window on this workstation until the user quits; the exit status."""
+
+
+_window: Window | None = None
+
+
+def main(argv: Sequence[str] | None = None, *, window: Window | None = None) -> int:
+    global _window
+    _window = window
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = args.command or "start"
@@ -184,16 +202,24 @@ def cmd_start(args: argparse.Namespace, out: TextIO) -> int:
             print("审核设置放宽了法定要求，已记入审计追踪 review settings loosen the law; recorded with their reasons "
                   "in the audit trail", file=out)
         if settings.demo_mode and not getattr(args, "no_demo", False):
-            loaded = demo.load_demo(ws.uow, ws.intake)
+            from workstation import cli_demo
+
+            loaded = demo.load_demo(ws.uow, ws.intake, ws.accounts, ws.signing, demo_mode=settings.demo_mode,
+                                    principal=cli_demo.operator())
             if loaded is not None:
-                stored = sum(len(r.stored) for r in loaded.reports)
-                print(f"演示数据已载入 demo data loaded: {loaded.formulary_entries} formulary entries, "
-                      f"{stored} prescriptions from {len(loaded.reports)} bundles", file=out)
+                cli_demo.print_load(out, loaded)
         settings.inbox_dir.mkdir(parents=True, exist_ok=True)
         outcomes = process_inbox(settings.inbox_dir, ws.intake.ingest_many)
         for o in outcomes:
             if o.report is not None:
                 _print_report(out, o.path.name, o.report)
+        reason = ("--headless" if getattr(args, "headless", False) else "这是命令行版本 this is the command-line entry (no window)"
+                  if _window is None else _window.unavailable())
+        if reason is None and _window is not None:
+            print(f"正在打开工作站窗口 opening the workstation window — inbox: {settings.inbox_dir}", file=out)
+            out.flush()
+            return _window.run(ws)
+        print(f"无界面启动 starting headless: {reason}", file=out)
         _print_queue(ws, out)
         print(f"收件箱 inbox: {settings.inbox_dir}", file=out)
         return EXIT_OK
@@ -322,6 +348,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         from workstation.adapters.db.types import utcnow
 
         at = utcnow()
+    stored_anchors: tuple[Any, ...] = ()  # the demo CAs held in the database, in demo mode (not read with --formulary)
     if args.formulary is not None:
         try:
             entries = parse_formulary_csv(args.formulary.read_bytes(), str(args.formulary))
@@ -335,6 +362,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         ws = _open(upgrade=False)
         try:
             entries = formulary.active_entries(ws.uow())
+            stored_anchors = review.stored_trust_anchors(ws.uow(), settings, "prescriber")
         finally:
             ws.close()
         if not entries:
@@ -343,7 +371,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_USAGE
     for what, why in review.loosenings(settings):  # shown, since check writes no audit trail
         print(f"rxws: 注意 note: the settings loosen the law: {what} — {why}", file=sys.stderr)
-    anchors = load_trust_anchors(review.trust_anchor_paths(settings, args.trust))
+    anchors = load_trust_anchors(review.trust_anchor_paths(settings, args.trust)) + stored_anchors
     reviewer = review.Reviewer.build(entries, regulatory.load_special_drugs(settings), anchors,
                                      review.institution_settings(settings))
     files = [p for p in _bundle_files(args.paths) if p.name != "expected.json"]
@@ -580,10 +608,10 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
 
 
 def _command(name: str) -> Callable[[argparse.Namespace, TextIO], int]:
-    from workstation import cli_decisions, cli_release
+    from workstation import cli_decisions, cli_demo, cli_release
 
     commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
-        **_COMMANDS, **cli_decisions.COMMANDS, **cli_release.COMMANDS}
+        **_COMMANDS, **cli_decisions.COMMANDS, **cli_release.COMMANDS, **cli_demo.COMMANDS}
     return commands[name]
 
 

@@ -1,1 +1,1 @@
-"""The demo data set (演示数据): a demo CA's certificates, a formulary and signed prescription bundles."""
+"""The demo data (演示数据): made when it is loaded, by ``resources.demo.generate.build_demo(now)``; nothing frozen ships."""

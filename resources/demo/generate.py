@@ -1,10 +1,13 @@
-"""Generate the demo data (演示数据): demo CA and physician certificates, formulary, signed bundles, manifest.
+"""Make the demo data (演示数据) for a given moment: a throwaway demo CA, physician certificates, signed bundles.
 
-Run ``python -m resources.demo.generate [--out DIR]``. Everything but the keys is fixed: ids, people,
-times and drugs come from the case table below and from generators seeded per case, so two runs
-differ only in the certificates and in the signatures they make. The private keys live in memory for
-the length of one run and are never written: the demo CA can be trusted in demo mode only, and
-nobody can sign a new "demo" prescription with it afterwards.
+``build_demo(now)`` is what a workstation in demo mode calls when it loads the demo: the prescriptions
+are authored minutes before ``now``, and every other date of the case table (birth dates, diagnoses,
+years of practice, certificate validity) moves with ``now``'s date, so an age, a three-year rule or an
+expired certificate means the same on any day. The demo CA and physician keys live in memory for one
+call and are then dropped: the demo CA can be trusted in demo mode only, and nobody can sign another
+"demo" prescription with it afterwards. People, drugs and ids come from the case table below and from
+generators seeded per case. ``python -m resources.demo.generate --out DIR [--now ISO]`` writes one set
+to files, for people who want to look at them or feed them to ``rxws check``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import random
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -34,15 +37,21 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from workstation.adapters.jws import JwsError, leaf_serial_number, sign_detached, verify_detached
+from workstation.adapters.pki import generate_key, issue_pharmacist_certificate
 from workstation.domain.canonical import prescription_content
 
 Json = dict[str, Any]
 
-DEFAULT_OUT: Final = Path(__file__).resolve().parent
+README: Final = Path(__file__).resolve().parent / "README.md"
 TZ: Final = dt.timezone(dt.timedelta(hours=8))
+# The day the case table's dates are written for; a demo made for another day moves them all by the
+# same number of days (``now``'s date at +08:00 minus this day).
 DEMO_DAY: Final = dt.date(2026, 12, 1)
-REVIEW_AT: Final = "2026-12-01T11:30:00+08:00"
 SEED: Final = "rxws-demo-2026-12-01"
+# The prescriptions are authored in this window before ``now`` (never before midnight at +08:00: a
+# prescription is valid on the calendar day it is written, so the demo must be written "today").
+AUTHORED_SPAN: Final = dt.timedelta(minutes=90)
+AUTHORED_LAST: Final = dt.timedelta(minutes=2)
 
 RXWS: Final = "https://rxws.example.org/fhir"
 LICENCE_SYSTEM: Final = f"{RXWS}/sid/physician-license"
@@ -245,7 +254,7 @@ PHYSICIANS: Final[Mapping[str, Physician]] = {p.key: p for p in (
               ("418112009", "Respiratory medicine", "呼吸与危重症医学科")),
     Physician("zhou", "周敏", "female", "131310000536209", "2012-03-01", "2025-11-30T16:30:00+08:00",
               ("394583002", "Endocrinology", "内分泌科")),
-    # Independent practice since 2024-09: not yet 3 years on the demo day.
+    # Independent practice since 2024-09: not yet 3 years on the demo day (2 years 3 months).
     Physician("yang", "杨帆", "male", "131310000645118", "2024-09-01", "2026-03-02T11:00:00+08:00",
               ("394814009", "General practice", "全科医学科")),
     # Joined the platform but never completed real-name verification.
@@ -309,6 +318,8 @@ DIAGNOSES: Final[Mapping[str, tuple[str, str]]] = {
     "J03.9": (ICD10, "急性扁桃体炎"),
     "J20.9": (ICD10, "急性支气管炎"),
     "J31.0": (ICD10, "慢性鼻炎"),
+    "M10.9": (ICD10, "痛风"),
+    "N40": (ICD10, "前列腺增生"),
 }
 
 SOURCE_DOCUMENTS: Final[Mapping[str, str]] = {
@@ -336,6 +347,7 @@ ROUTES: Final[Mapping[str, tuple[str, str, str]]] = {
 ALLERGENS: Final[Mapping[str, tuple[str, str, str]]] = {
     "aspirin": ("387458008", "Aspirin", "阿司匹林"),
 }
+ALLERGY_RECORDED: Final = "2019-04-02"
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +422,7 @@ class Case:
     signature: Literal["signed", "missing", "tampered"] = "signed"
     signer: str | None = None  # a key of the signing material when it is not the prescriber's own
     dispensed_before: bool = False
-    authored: dt.datetime | None = None  # default: the demo day, a few minutes after the previous case
+    authored: dt.datetime | None = None  # default: minutes before ``now``, a little after the previous case
 
     @property
     def file_name(self) -> str:
@@ -525,8 +537,8 @@ CASES: Final[tuple[Case, ...]] = (
          "The prescriber has not passed real-name verification.",
          ("prescriber.not_verified",), PatientSpec("高敏", "female", "1972-05-17", "hz-xihu"), "ma",
          (Dx("I10", "2026-07-22", "zju1"),), (AMLODIPINE_7D,)),
-    Case(19, "prescriber-junior", "开方医师独立执业不满3年（2024年9月起）。",
-         "The prescriber has practised independently for less than 3 years (since September 2024).",
+    Case(19, "prescriber-junior", "开方医师独立执业不满3年（约2年3个月）。",
+         "The prescriber has practised independently for less than 3 years (about 2 years and 3 months).",
          ("prescriber.insufficient_experience",), PatientSpec("谢磊", "male", "1980-09-02", "sh-minhang"), "yang",
          (Dx("K21.9", "2026-10-30", "sixth"),), (Rx("D0010", "K21.9", 1, "粒", "QD", 7, 7, "粒",
                                                    text="早餐前口服，每日1次，每次1粒"),)),
@@ -545,8 +557,8 @@ CASES: Final[tuple[Case, ...]] = (
          ("signature.invalid",), PatientSpec("邓丽", "female", "1970-07-07", "sh-xuhui"), "zhang",
          (Dx("I10", "2026-10-15", "zhongshan"),), (Rx("D0008", "I10", 1, "粒", "QD", 7, 7, "粒"),),
          signer="zhang-untrusted"),
-    Case(23, "signature-expired-cert", "医师用已于2025年底过期的旧证书签名。",
-         "The physician signed with her old certificate, which expired at the end of 2025.",
+    Case(23, "signature-expired-cert", "医师用11个月前已过期的旧证书签名。",
+         "The physician signed with her old certificate, which expired eleven months ago.",
          ("signature.invalid",), PatientSpec("冯涛", "male", "1964-11-11", "sz-gusu"), "zhou",
          (Dx("E11.900", "2026-09-26", "suzhou"),), (METFORMIN_7D,), signer="zhou-expired"),
     # ------------------------------------------------------------------ dispensing, validity, supply
@@ -554,11 +566,11 @@ CASES: Final[tuple[Case, ...]] = (
          "The drugs were handed out the day before the prescription was written (先药后方).",
          ("dispensing.before_prescription",), PatientSpec("彭飞", "male", "1955-02-14", "sh-pudong"), "zhang", (HTN,),
          (AMLODIPINE_7D,), dispensed_before=True),
-    Case(25, "validity-expired", "11月28日开具、未注明有效期的处方，12月1日审核时已过期。",
-         "Written on 28 November with no annotated validity: expired when reviewed on 1 December.",
+    Case(25, "validity-expired", "4天前开具、未注明有效期的处方（当日有效），今天审核时已过期。",
+         "Written 4 days ago with no annotated validity (valid on that day only): expired when reviewed today.",
          ("validity.expired",), PatientSpec("蒋红梅", "female", "1967-10-01", "wh-wuchang"), "zhang",
          (Dx("I10", "2026-06-11", "whu"),), (AMLODIPINE_7D,),
-         authored=dt.datetime(2026, 11, 28, 9, 30, tzinfo=TZ)),
+         authored=dt.datetime(2026, 11, 27, 9, 30, tzinfo=TZ)),
     Case(26, "validity-too-long", "处方注明有效期7天，超过最长3天。",
          "The prescription states a 7-day validity, longer than the 3-day maximum.",
          ("validity.too_long",), PatientSpec("沈伟", "male", "1971-04-04", "hz-xihu"), "zhou",
@@ -625,11 +637,53 @@ CASES: Final[tuple[Case, ...]] = (
          ("interaction.major",), PatientSpec("蔡文", "male", "1966-06-06", "sh-minhang"), "zhang",
          (Dx("E78.5", "2026-06-29", "sixth"), Dx("J20.9", "2026-11-30", "sixth")),
          (Rx("D0028", "E78.5", 1, "片", "QN", 7, 7, "片"), Rx("D0029", "J20.9", 1, "片", "BID", 7, 14, "片"))),
+    # ------------------------------------------------------------------ more clean chronic follow-ups
+    Case(39, "hyperlipidaemia-rosuvastatin", "高脂血症复诊，瑞舒伐他汀长期处方4周，线下门诊确诊。",
+         "Hyperlipidaemia follow-up, rosuvastatin as a 4-week long-term prescription; outpatient record.",
+         (), PatientSpec("赵淑芬", "female", "1963-03-08", "sh-xuhui"), "zhang",
+         (Dx("E78.5", "2026-08-21", "shfirst"),),
+         (Rx("D0207", "E78.5", 1, "片", "QN", 28, 28, "片", text="每晚睡前口服1片", continuous=True),)),
+    Case(40, "gout-allopurinol", "痛风间歇期复诊，别嘌醇长期处方4周（每日2次，每次0.1g）。",
+         "Gout follow-up between attacks, allopurinol 0.1 g twice a day as a 4-week long-term prescription.",
+         (), PatientSpec("钱国栋", "male", "1970-10-15", "nj-gulou"), "zhou",
+         (Dx("M10.9", "2026-07-03", "jsph"),),
+         (Rx("D0215", "M10.9", 1, "片", "BID", 28, 56, "片", text="口服，每日2次，每次1片，饭后服，多饮水",
+             continuous=True),)),
+    Case(41, "bph-terazosin-finasteride", "良性前列腺增生复诊，特拉唑嗪联合非那雄胺，长期处方4周。",
+         "Benign prostatic hyperplasia follow-up, terazosin with finasteride, a 4-week long-term prescription.",
+         (), PatientSpec("孙宝山", "male", "1951-05-26", "sz-gusu"), "zhang",
+         (Dx("N40", "2026-05-14", "suzhou"),),
+         (Rx("D0228", "N40", 1, "片", "QN", 28, 28, "片", text="睡前口服1片，起身宜缓慢", continuous=True),
+          Rx("D0229", "N40", 1, "片", "QD", 28, 28, "片", continuous=True))),
+    Case(42, "chd-secondary-prevention", "冠心病二级预防复诊：阿司匹林、阿托伐他汀、单硝酸异山梨酯，出院小结确诊。",
+         "Coronary heart disease follow-up (secondary prevention): aspirin, atorvastatin, isosorbide mononitrate; "
+         "discharge summary.",
+         (), PatientSpec("周德明", "male", "1956-01-19", "sh-pudong"), "zhang",
+         (Dx("I25.1", "2026-04-09", "zhongshan", "discharge-summary"),),
+         (Rx("D0025", "I25.1", 1, "片", "QD", 28, 28, "片", continuous=True),
+          Rx("D0003", "I25.1", 1, "片", "QN", 28, 28, "片", continuous=True),
+          Rx("D0208", "I25.1", 1, "片", "QD", 28, 28, "片", text="每日早晨口服1片，整片吞服", continuous=True))),
+    Case(43, "osteoporosis-calcium", "绝经后骨质疏松复诊，碳酸钙D3片长期处方8周，诊断证明确诊。",
+         "Postmenopausal osteoporosis follow-up, calcium carbonate with vitamin D3 for 8 weeks (long-term).",
+         (), PatientSpec("吴桂英", "female", "1955-09-27", "sh-minhang"), "zhou",
+         (Dx("M81.0", "2026-03-18", "ruijin", "diagnosis-certificate"),),
+         (Rx("D0216", "M81.0", 1, "片", "QD", 56, 56, "片", text="每日1次，每次1片，随餐嚼服或吞服", continuous=True),)),
+    Case(44, "htn-t2dm-combined", "高血压合并2型糖尿病复诊：厄贝沙坦、二甲双胍、西格列汀，长期处方4周。",
+         "Hypertension with type 2 diabetes follow-up: irbesartan, metformin, sitagliptin; 4-week long-term.",
+         (), PatientSpec("冯建军", "male", "1960-12-02", "hz-xihu"), "zhou",
+         (Dx("I10", "2026-02-25", "zju1"), Dx("E11.900", "2026-02-25", "zju1", "inpatient-record")),
+         (Rx("D0226", "I10", 1, "片", "QD", 28, 28, "片", continuous=True),
+          Rx("D0002", "E11.900", 1, "片", "BID", 28, 56, "片", text="口服，每日2次，每次1片，随餐服", continuous=True),
+          Rx("D0227", "E11.900", 1, "片", "QD", 28, 28, "片", continuous=True))),
 )
+
+# Chronic conditions (慢性病): the clean follow-ups of these are the demo's "approve right away" set.
+CHRONIC: Final = frozenset({"I10", "E11.900", "J45.900", "E03.9", "E78.5", "I25.1", "M81.0", "M10.9", "N40"})
 
 
 # =========================================================================== PKI (in memory only)
 
+# As written for the demo day; moved with it like every other date.
 CA_VALIDITY: Final = (dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2034, 1, 1, tzinfo=dt.UTC))
 LEAF_VALIDITY: Final = (dt.datetime(2025, 7, 1, tzinfo=dt.UTC), dt.datetime(2028, 7, 1, tzinfo=dt.UTC))
 # Ends at midnight Beijing time on 1 January 2026, eleven months before the demo day.
@@ -648,6 +702,15 @@ class Signer:
 class DemoPki:
     ca: x509.Certificate
     signers: Mapping[str, Signer]  # physician key, plus "zhou-expired" and "zhang-untrusted"
+    staff: Mapping[str, Signer] = field(default_factory=dict)  # licence -> a pharmacy account's credential
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """A pharmacy account that gets a signing certificate from the demo CA (subject serialNumber = licence)."""
+
+    licence: str
+    name: str
 
 
 def _name(common_name: str, organisation: str, serial_number: str | None = None) -> x509.Name:
@@ -707,29 +770,42 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def build_pki() -> DemoPki:
-    """A fresh demo CA, a certificate per signing physician, an expired one and an untrusted one."""
+def build_pki(now: dt.datetime, staff: Sequence[StaffMember] = ()) -> DemoPki:
+    """A fresh demo CA, a certificate per signing physician, an expired one, an untrusted one, and staff's.
+
+    The validity periods of the case table move with ``now``'s date; the staff certificates start at
+    ``now``. The CA key goes out of scope on return: nothing issued later can chain to this CA.
+    """
+    delta = shift_for(now)
+    ca_validity, leaf_validity, expired_validity = (
+        (a + delta, b + delta) for a, b in (CA_VALIDITY, LEAF_VALIDITY, EXPIRED_VALIDITY))
     ca_key = _new_key()
-    ca = _issue(_name("RXWS 演示 CA (demo only)", "RXWS Demo"), ca_key.public_key(), ca_key, None, CA_VALIDITY)
+    ca = _issue(_name("RXWS 演示 CA (demo only)", "RXWS Demo"), ca_key.public_key(), ca_key, None, ca_validity)
     signers: dict[str, Signer] = {}
     for p in PHYSICIANS.values():
         if p.has_certificate:
             key = _new_key()
-            cert = _issue(_name(p.name, "RXWS Demo", p.licence), key.public_key(), ca_key, ca, LEAF_VALIDITY)
+            cert = _issue(_name(p.name, "RXWS Demo", p.licence), key.public_key(), ca_key, ca, leaf_validity)
             signers[p.key] = Signer(key, (cert, ca))
     zhou = PHYSICIANS["zhou"]
     key = _new_key()
-    cert = _issue(_name(zhou.name, "RXWS Demo", zhou.licence), key.public_key(), ca_key, ca, EXPIRED_VALIDITY)
+    cert = _issue(_name(zhou.name, "RXWS Demo", zhou.licence), key.public_key(), ca_key, ca, expired_validity)
     signers["zhou-expired"] = Signer(key, (cert, ca))
     # A second root nobody configured, issuing a certificate in Dr Zhang's name and licence number.
     rogue_key = _new_key()
     rogue = _issue(_name("RXWS 不受信任的演示根 (demo only, untrusted)", "Untrusted Demo"),
-                   rogue_key.public_key(), rogue_key, None, CA_VALIDITY)
+                   rogue_key.public_key(), rogue_key, None, ca_validity)
     zhang = PHYSICIANS["zhang"]
     key = _new_key()
-    cert = _issue(_name(zhang.name, "Untrusted Demo", zhang.licence), key.public_key(), rogue_key, rogue, LEAF_VALIDITY)
+    cert = _issue(_name(zhang.name, "Untrusted Demo", zhang.licence), key.public_key(), rogue_key, rogue, leaf_validity)
     signers["zhang-untrusted"] = Signer(key, (cert, rogue))
-    return DemoPki(ca, signers)
+    issued: dict[str, Signer] = {}
+    for member in staff:
+        key = generate_key()
+        cert = issue_pharmacist_certificate(ca, ca_key, name=member.name, licence=member.licence,
+                                            public_key=key.public_key(), now=now)
+        issued[member.licence] = Signer(key, (cert, ca))
+    return DemoPki(ca, signers, issued)
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -874,7 +950,7 @@ def _weight(case: Case, kg: float, authored: dt.datetime) -> Json:
     }
 
 
-def _allergy(case: Case, allergen: str) -> Json:
+def _allergy(case: Case, allergen: str, delta: dt.timedelta) -> Json:
     code, display, text = ALLERGENS[allergen]
     return {
         "resourceType": "AllergyIntolerance",
@@ -887,7 +963,7 @@ def _allergy(case: Case, allergen: str) -> Json:
         "criticality": "high",
         "code": {"coding": [_coding(SNOMED, code, display)], "text": text},
         "patient": {"reference": f"Patient/pat-{case.slug}"},
-        "recordedDate": "2019-04-02",
+        "recordedDate": _shift_date(ALLERGY_RECORDED, delta),
         "reaction": [{"manifestation": [{"coding": [_coding(SNOMED, "126485001", "Urticaria")], "text": "荨麻疹"}],
                       "severity": "moderate"}],
     }
@@ -1081,37 +1157,95 @@ def _provenance(case: Case, requests: Sequence[Json], signer_physician: str, tok
     }
 
 
-# =========================================================================== one bundle
+# =========================================================================== one demo set for one moment
 
 
-def _authored(case: Case) -> dt.datetime:
-    if case.authored is not None:
-        return case.authored
-    return dt.datetime.combine(DEMO_DAY, dt.time(8, 1), TZ) + dt.timedelta(minutes=4 * case.nn)
+def shift_for(now: dt.datetime) -> dt.timedelta:
+    """How far the case table's dates move for ``now``: its date at +08:00 minus DEMO_DAY (whole days)."""
+    if now.utcoffset() is None:
+        raise ValueError("now must carry a time zone")
+    return now.astimezone(TZ).date() - DEMO_DAY
 
 
-def prescription_number(case: Case) -> str:
-    return f"RXDEMO{_authored(case):%Y%m%d}{case.nn:03d}"
+def _shift_date(value: str, delta: dt.timedelta) -> str:
+    """A full ISO date moved by ``delta``; a partial one (a year only: the unknown-age case) stays as written."""
+    if len(value) != 10:
+        return value
+    return (dt.date.fromisoformat(value) + delta).isoformat()
 
 
-def build_bundle(case: Case, pki: DemoPki) -> Json:
+def _shift_datetime(value: str, delta: dt.timedelta) -> str:
+    return (dt.datetime.fromisoformat(value) + delta).isoformat()
+
+
+def default_series(now: dt.datetime) -> str:
+    """The part of the prescription numbers that tells one demo set from another: ``now`` to the second."""
+    return f"{now.astimezone(TZ):%y%m%d%H%M%S}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The case table as it reads for one moment: dates moved, authoring times and numbers fixed."""
+
+    now: dt.datetime
+    series: str
+    delta: dt.timedelta
+    cases: tuple[Case, ...]
+    physicians: Mapping[str, Physician]
+    authored: Mapping[int, dt.datetime]
+
+    def number(self, case: Case) -> str:
+        return f"RXDEMO{self.series}{case.nn:03d}"
+
+
+def plan(now: dt.datetime, series: str | None = None) -> Plan:
+    delta = shift_for(now)
+    physicians = {
+        k: replace(p, practice_start=_shift_date(p.practice_start, delta),
+                   verified_at=None if p.verified_at is None else _shift_datetime(p.verified_at, delta))
+        for k, p in PHYSICIANS.items()
+    }
+    cases = tuple(
+        replace(c, patient=replace(c.patient, birth=_shift_date(c.patient.birth, delta)),
+                diagnoses=tuple(replace(d, recorded=_shift_date(d.recorded, delta)) for d in c.diagnoses),
+                authored=None if c.authored is None else c.authored + delta)
+        for c in CASES
+    )
+    return Plan(now, series or default_series(now), delta, cases, physicians, _authoring_times(now, cases))
+
+
+def _authoring_times(now: dt.datetime, cases: Sequence[Case]) -> dict[int, dt.datetime]:
+    """Minutes before ``now``, in case order, and never before midnight at +08:00 (valid today means today)."""
+    local = now.astimezone(TZ).replace(microsecond=0)
+    midnight = local.replace(hour=0, minute=0, second=0)
+    first, last = max(local - AUTHORED_SPAN, midnight), max(local - AUTHORED_LAST, midnight)
+    moving = [c for c in cases if c.authored is None]
+    step = (last - first) / max(len(moving) - 1, 1)
+    times = {c.nn: c.authored for c in cases if c.authored is not None}
+    for i, c in enumerate(moving):
+        times[c.nn] = (first + step * i).replace(microsecond=0)
+    return times
+
+
+def build_bundle(case: Case, pki: DemoPki, p: Plan) -> Json:
     """The case's collection Bundle: one prescription, signed as the case says."""
     rng = random.Random(f"{SEED}:{case.slug}")
-    authored = _authored(case)
-    number = prescription_number(case)
+    authored = p.authored[case.nn]
+    number = p.number(case)
+    physicians = p.physicians
     resources: list[Json] = [_patient(case, rng)]
     if case.patient.weight_kg is not None:
         resources.append(_weight(case, case.patient.weight_kg, authored))
     if case.patient.allergy is not None:
-        resources.append(_allergy(case, case.patient.allergy))
+        resources.append(_allergy(case, case.patient.allergy, p.delta))
 
     signer_key = case.signer or case.prescriber
     signer_physician = signer_key.split("-", 1)[0]  # "zhou-expired" is Dr Zhou's old certificate
-    people = [k for k in dict.fromkeys((case.prescriber, signer_physician)) if k in PHYSICIANS]
+    people = [k for k in dict.fromkeys((case.prescriber, signer_physician)) if k in physicians]
     if case.accompanying:
         people.append("he")
     for key in people:
-        resources += [_practitioner(PHYSICIANS[key]), _role(PHYSICIANS[key])]
+        resources += [_practitioner(physicians[key]), _role(physicians[key])]
     resources.append(_internet_hospital())
     if case.prescriber == "device":
         device = _device()
@@ -1122,7 +1256,7 @@ def build_bundle(case: Case, pki: DemoPki) -> Json:
     relatives = [_related_person(case, i, r, rng) for i, r in enumerate(case.patient.relatives)]
     resources += relatives
     # The AI's visit is still conducted by the physician whose signature the Provenance carries.
-    resources.append(_encounter(case, authored, case.prescriber if case.prescriber in PHYSICIANS else signer_physician,
+    resources.append(_encounter(case, authored, case.prescriber if case.prescriber in physicians else signer_physician,
                                 relatives))
     for i, dx in enumerate(case.diagnoses):
         resources += _diagnosis(case, i, dx)
@@ -1141,7 +1275,8 @@ def build_bundle(case: Case, pki: DemoPki) -> Json:
             requests[0]["dispenseRequest"]["quantity"]["value"] *= 10
     return {
         "resourceType": "Bundle",
-        "id": f"bundle-demo-{case.nn:02d}-{case.slug}",
+        # The series keeps bundles of different demo sets apart (FHIR ids are at most 64 characters).
+        "id": f"bundle-demo-{p.series}-{case.nn:02d}",
         "meta": {"tag": [_coding(f"{RXWS}/CodeSystem/data-origin", "demo", "演示数据 demo data")]},
         "type": "collection",
         "timestamp": _at(authored),
@@ -1181,7 +1316,7 @@ def _references(value: Any) -> Iterable[str]:
             yield from _references(v)
 
 
-def _signature_errors(case: Case, bundle: Json, pki: DemoPki) -> list[str]:
+def _signature_errors(case: Case, bundle: Json, pki: DemoPki, p: Plan) -> list[str]:
     """Each signature must behave as its case says; a demo that shows the wrong thing is worse than none."""
     resources = [e["resource"] for e in bundle["entry"]]
     provenance = [r for r in resources if r["resourceType"] == "Provenance"]
@@ -1197,10 +1332,10 @@ def _signature_errors(case: Case, bundle: Json, pki: DemoPki) -> list[str]:
         return [] if case.signature == "tampered" else [f"the signature does not verify: {exc.reason}"]
     if case.signature == "tampered":
         return ["the tampered prescription still verifies"]
-    authored = _authored(case)
+    authored = p.authored[case.nn]
     trusted = _issued_by(leaf, pki.ca)
     in_validity = leaf.not_valid_before_utc <= authored <= leaf.not_valid_after_utc
-    licence = PHYSICIANS[case.prescriber].licence if case.prescriber in PHYSICIANS else None
+    licence = p.physicians[case.prescriber].licence if case.prescriber in p.physicians else None
     valid = trusted and in_validity and leaf_serial_number(leaf) == licence
     if valid == ("signature.invalid" in case.expect):
         return [f"signature valid={valid} (trusted={trusted}, in validity={in_validity}) contradicts the case"]
@@ -1235,125 +1370,181 @@ def _case_errors() -> list[str]:
     leaked = set(UNLISTED_DRUGS) & {d.generic_en for d in FORMULARY.values()}
     if leaked:
         errors.append(f"drugs meant to be unknown are in the formulary: {sorted(leaked)}")
+    clean_chronic = [c for c in CASES if is_clean_chronic_follow_up(c)]
+    if len(clean_chronic) < MIN_CLEAN_CHRONIC:
+        errors.append(f"only {len(clean_chronic)} clean chronic follow-ups, the demo promises {MIN_CLEAN_CHRONIC}")
     return errors
 
 
-# =========================================================================== manifest and README
+MIN_CLEAN_CHRONIC: Final = 10
 
 
-def _manifest() -> Json:
-    return {
-        "review_at": REVIEW_AT,
-        "trust_anchor": "pki/demo-ca.pem",
-        "formulary": "formulary.csv",
-        "rule_ids": list(RULE_SEVERITY),
-        "bundles": {
-            c.file_name: {
-                "prescription": prescription_number(c),
-                "expect": sorted(c.expect),
-                "tolerate": sorted(c.tolerate),
-                "approvable": c.approvable,
-                "description_zh": c.zh,
-                "description_en": c.en,
-            }
-            for c in CASES
-        },
-    }
+def is_clean_chronic_follow_up(case: Case) -> bool:
+    """A follow-up for chronic conditions only, meant to raise nothing: approvable right away."""
+    return (not case.expect and case.follow_up and bool(case.items)
+            and all(rx.reason in CHRONIC for rx in case.items))
 
 
-def _readme(certificate_files: Sequence[str]) -> str:
+def _check_staff(pki: DemoPki, staff: Sequence[StaffMember], now: dt.datetime) -> list[str]:
+    errors = []
+    for member in staff:
+        signer = pki.staff.get(member.licence)
+        if signer is None:
+            errors.append(f"{member.licence}: no certificate issued")
+            continue
+        leaf = signer.chain[0]
+        if leaf_serial_number(leaf) != member.licence or not _issued_by(leaf, pki.ca):
+            errors.append(f"{member.licence}: the certificate does not name the licence or chain to the demo CA")
+        if not leaf.not_valid_before_utc <= now.replace(microsecond=0) < leaf.not_valid_after_utc:
+            errors.append(f"{member.licence}: the certificate is not valid now")
+    return errors
+
+
+# =========================================================================== the demo set
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBundle:
+    """One signed demo prescription as the pharmacy receives it, with what its case says about it."""
+
+    case: Case
+    number: str
+    authored: dt.datetime
+    data: bytes = field(repr=False)
+
+    @property
+    def file_name(self) -> str:
+        return self.case.file_name
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSet:
+    """A complete demo for one moment. It holds certificates, never the demo CA's or physicians' keys;
+    ``staff`` holds the keys of the pharmacy accounts' credentials (to be stored PIN-encrypted at once)."""
+
+    now: dt.datetime
+    series: str
+    ca: x509.Certificate
+    certificates: Mapping[str, x509.Certificate]  # "physician-zhang" …, the physicians' signing certificates
+    bundles: tuple[DemoBundle, ...]
+    staff: Mapping[str, Signer] = field(repr=False)
+    formulary_csv: bytes = field(default=FORMULARY_CSV.encode("utf-8"), repr=False)
+
+    @property
+    def ca_pem(self) -> bytes:
+        return _pem(self.ca)
+
+    def manifest(self) -> Json:
+        return {
+            "review_at": _at(self.now),
+            "series": self.series,
+            "trust_anchor": "pki/demo-ca.pem",
+            "formulary": "formulary.csv",
+            "rule_ids": list(RULE_SEVERITY),
+            "bundles": {
+                b.file_name: {
+                    "prescription": b.number,
+                    "authored": _at(b.authored),
+                    "expect": sorted(b.case.expect),
+                    "tolerate": sorted(b.case.tolerate),
+                    "approvable": b.case.approvable,
+                    "clean_chronic_follow_up": is_clean_chronic_follow_up(b.case),
+                    "description_zh": b.case.zh,
+                    "description_en": b.case.en,
+                }
+                for b in self.bundles
+            },
+        }
+
+    def files(self) -> dict[str, bytes]:
+        """Every file of ``--out DIR``, by path relative to it: no key among them."""
+        files: dict[str, bytes] = {"pki/demo-ca.pem": self.ca_pem}
+        for name, cert in self.certificates.items():
+            files[f"pki/{name}.pem"] = _pem(cert)
+        files["formulary.csv"] = self.formulary_csv
+        for b in self.bundles:
+            files[f"bundles/{b.file_name}"] = b.data
+        files["manifest.json"] = _json(self.manifest())
+        numbers = {b.case.nn: b.number for b in self.bundles}
+        files["README.md"] = (f"# Demo data (演示数据) for {_at(self.now)}\n\n"
+                              "Made by `python -m resources.demo.generate`; see `resources/demo/README.md`. "
+                              "Trust `pki/demo-ca.pem` for these bundles only (e.g. `rxws check --at "
+                              f"{_at(self.now)} --trust pki/demo-ca.pem --formulary formulary.csv bundles`).\n\n"
+                              + case_table(numbers) + "\n").encode("utf-8")
+        return files
+
+
+def build_demo(now: dt.datetime, *, series: str | None = None, staff: Sequence[StaffMember] = ()) -> DemoSet:
+    """The demo for ``now`` (aware): a new demo CA, physicians' and ``staff``'s certificates, signed bundles.
+
+    ``series`` makes the prescription numbers (default: ``now`` to the second). Every resource is
+    validated (fhir.resources R4B), every reference resolved and every signature checked against its
+    case; any flaw raises DemoDataError. The demo CA's key is gone when this returns.
+    """
+    errors = _case_errors()
+    p = plan(now, series)
+    pki = build_pki(now, staff)
+    errors += _check_staff(pki, staff, now)
+    bundles = []
+    for case in p.cases:
+        bundle = build_bundle(case, pki, p)
+        errors += [f"{case.file_name}: {e}" for e in _fhir_errors(bundle) + _signature_errors(case, bundle, pki, p)]
+        bundles.append(DemoBundle(case, p.number(case), p.authored[case.nn], _json(bundle)))
+    late = [b.file_name for b in bundles if b.authored > now]
+    if late:
+        errors.append(f"authored after now: {late}")
+    certificates = {f"physician-{key}": signer.chain[0] for key, signer in pki.signers.items()}
+    demo = DemoSet(now, p.series, pki.ca, certificates, tuple(bundles), pki.staff)
+    errors += [f"{name}: contains key material" for name, data in demo.files().items()
+               if _KEY_PEM_MARKER.encode() in data]
+    if errors:
+        raise DemoDataError("the demo data is not right:\n  " + "\n  ".join(errors))
+    return demo
+
+
+# =========================================================================== README
+
+
+def case_table(numbers: Mapping[int, str] | None = None) -> str:
+    """The cases as a Markdown table (with the prescription numbers of one set, when given)."""
+    head = "| file | prescription | must raise | approvable | 说明 / description |\n|---|---|---|---|---|\n"
+    if numbers is None:
+        head = "| file | must raise | approvable | 说明 / description |\n|---|---|---|---|\n"
+    rows = []
+    for c in CASES:
+        number = f" {numbers[c.nn]} |" if numbers is not None else ""
+        approvable = "yes" if c.approvable else "no"
+        if is_clean_chronic_follow_up(c):
+            approvable += " (chronic)"
+        rows.append(f"| `{c.file_name}` |{number} {', '.join(f'`{r}`' for r in sorted(c.expect)) or '—'} "
+                    f"| {approvable} | {c.zh} {c.en} |")
+    return head + "\n".join(rows) + "\n"
+
+
+def physician_table() -> str:
     rows = "\n".join(
-        f"| `{c.file_name}` | {prescription_number(c)} | {', '.join(f'`{r}`' for r in sorted(c.expect)) or '—'} "
-        f"| {'yes' if c.approvable else 'no'} | {c.zh} {c.en} |"
-        for c in CASES
-    )
-    physicians = "\n".join(
         f"| {p.name} | {p.licence} | {p.specialty[2]} | {p.practice_start} | "
-        f"{'yes' if p.verified_at else '**no**'} | {f'`pki/physician-{p.key}.pem`' if p.has_certificate else '—'} |"
+        f"{'yes' if p.verified_at else '**no**'} | {'yes' if p.has_certificate else '—'} |"
         for p in PHYSICIANS.values()
     )
-    files = "\n".join(f"- `pki/{name}`" for name in certificate_files)
-    return f"""\
-# Demo data (演示数据)
+    return ("| name | licence (执业证书编码) | department | practising since (as of 2026-12-01) "
+            "| real-name verified | certificate |\n|---|---|---|---|---|---|\n" + rows + "\n")
 
-Generated by `resources/demo/generate.py`; do not edit these files by hand. A workstation in demo mode
-loads `formulary.csv` and every bundle in `bundles/`, and trusts `pki/demo-ca.pem`.
 
-**No private key ships.** The generator makes the demo CA's and the physicians' keys in memory, signs the
-bundles and forgets the keys; only certificates are written:
+_BEGIN, _END = "<!-- generated: cases -->", "<!-- /generated -->"
 
-{files}
 
-So nobody can sign a new "demo" prescription, and the demo CA must be trusted **in demo mode only**:
-never configure `pki/demo-ca.pem` as a trust anchor of a real pharmacy.
-
-## Regenerate
-
-```
-.venv/bin/python -m resources.demo.generate            # rewrites resources/demo/
-.venv/bin/python -m resources.demo.generate --out DIR  # writes elsewhere
-```
-
-Ids, people, times and drugs are fixed (seeded), so a run changes only the certificates and the
-signatures (`Provenance.signature.data`). The generator validates every resource with fhir.resources
-(R4B), checks every reference and every signature against its case, and stops with an error otherwise.
-
-## Review
-
-`manifest.json` gives, for a review at `{REVIEW_AT}`, the rule ids each bundle is meant to raise
-(`expect`; `tolerate` lists ids a reasonable engine may add) and whether a pharmacist could approve it
-(only `warn` findings, each acknowledged). All prescriptions are dated 2026-12-01 between 08:00 and 11:00
-(+08:00), except `25-validity-expired.json` (2026-11-28). `rule_ids` repeats the ids of
-`review-rules.md`; every one is raised by at least one bundle.
-
-| file | prescription | must raise | approvable | 说明 / description |
-|---|---|---|---|---|
-{rows}
-
-## Physicians
-
-Certificates are issued by `RXWS 演示 CA (demo only)` (EC P-256, valid 2024–2034); the subject
-`serialNumber` (OID 2.5.4.5) is the licence number in the bundles.
-
-| name | licence (执业证书编码) | department | practising since | real-name verified | certificate |
-|---|---|---|---|---|---|
-{physicians}
-
-Two more certificates serve the `signature.invalid` cases: `pki/physician-zhou-expired.pem` (Dr Zhou's
-old certificate, expired 2026-01-01 00:00 +08:00) and `pki/physician-zhang-untrusted.pem` (Dr Zhang's
-name and licence number, issued by a second demo root that is trusted nowhere and not shipped).
-
-## Formulary
-
-`formulary.csv` is the import format of the shared example formulary, with its rows, plus penicillin V
-tablets (D0301) and with amoxicillin marked as needing a skin test, as its Chinese label requires.
-Narcotic, psychotropic, toxic and precursor drugs keep their `special_category`; warfarin is left
-unflagged on purpose: the online-sale ban list must catch it. Dapagliflozin (bundle 30) is absent on
-purpose.
-"""
+def readme_text(current: str) -> str:
+    """``current`` (resources/demo/README.md) with its generated part rewritten from the case table."""
+    before, sep, rest = current.partition(_BEGIN)
+    _, sep2, after = rest.partition(_END)
+    if not sep or not sep2:
+        raise DemoDataError(f"{README} lacks the {_BEGIN} … {_END} markers")
+    generated = f"{_BEGIN}\n{case_table()}\n## Physicians\n\n{physician_table()}{_END}"
+    return before + generated + after
 
 
 # =========================================================================== output
-
-
-def build() -> dict[str, bytes]:
-    """Every demo file, by path relative to the output directory. Raises DemoDataError on any flaw."""
-    errors = _case_errors()
-    pki = build_pki()
-    files: dict[str, bytes] = {"pki/demo-ca.pem": _pem(pki.ca)}
-    for key, signer in pki.signers.items():
-        files[f"pki/physician-{key}.pem"] = _pem(signer.chain[0])
-    files["formulary.csv"] = FORMULARY_CSV.encode("utf-8")
-    for case in CASES:
-        bundle = build_bundle(case, pki)
-        errors += [f"{case.file_name}: {e}" for e in _fhir_errors(bundle) + _signature_errors(case, bundle, pki)]
-        files[f"bundles/{case.file_name}"] = _json(bundle)
-    files["manifest.json"] = _json(_manifest())
-    files["README.md"] = _readme(sorted(n.removeprefix("pki/") for n in files if n.startswith("pki/"))).encode()
-    errors += [f"{name}: contains key material" for name, data in files.items() if _KEY_PEM_MARKER.encode() in data]
-    if errors:
-        raise DemoDataError("the demo data is not right:\n  " + "\n  ".join(errors))
-    return files
 
 
 def _json(value: Json) -> bytes:
@@ -1374,18 +1565,36 @@ def write(files: Mapping[str, bytes], out: Path) -> None:
         path.write_bytes(data)
 
 
-_DESCRIPTION: Final = "Generate the demo data: demo CA and physician certificates, formulary, signed bundles, manifest."
+_DESCRIPTION: Final = ("Write one demo set: the demo CA and physician certificates, the formulary, signed bundles "
+                       "authored minutes before --now, a manifest and a README. No key is written.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m resources.demo.generate", description=_DESCRIPTION)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, help="output directory")
+    parser.add_argument("--now", metavar="ISO8601", help="the moment to make the demo for, with its offset (default: now)")
+    parser.add_argument("--update-readme", action="store_true", help=f"rewrite the case tables in {README}")
     args = parser.parse_args(argv)
-    files = build()
+    if args.update_readme:
+        README.write_text(readme_text(README.read_text("utf-8")), encoding="utf-8")
+        print(f"updated {README}", file=sys.stderr)
+        if args.out is None:
+            return 0
+    if args.out is None:
+        parser.error("--out DIR is needed")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+        except ValueError:
+            parser.error(f"--now {args.now!r} is not an ISO 8601 date-time")
+        if now.utcoffset() is None:
+            parser.error("--now needs a UTC offset, e.g. 2026-12-01T11:30:00+08:00")
+    demo = build_demo(now)
+    files = demo.files()
     write(files, args.out)
-    bundles = sum(1 for n in files if n.startswith("bundles/"))
-    print(f"wrote {bundles} bundles, {sum(1 for n in files if n.startswith('pki/'))} certificates, "
-          f"formulary, manifest and README to {args.out}", file=sys.stderr)
+    print(f"wrote {len(demo.bundles)} bundles, {sum(1 for n in files if n.startswith('pki/'))} certificates, "
+          f"formulary, manifest and README for {_at(now)} to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import REPO, SHARED
+from tests.demo_support import FIXED_NOW, write_demo
+from tests.support import SHARED
 from workstation.cli import main
 
 EXAMPLES = SHARED / "examples"
-DEMO = REPO / "resources" / "demo"
 
 
 @pytest.fixture(autouse=True)
@@ -65,14 +66,30 @@ def test_shared_examples_match_expected(capsys: pytest.CaptureFixture[str]) -> N
             assert f["severity"] in ("block", "warn")
 
 
-def test_demo_data_is_judged_as_its_manifest_says(capsys: pytest.CaptureFixture[str]) -> None:
-    manifest = json.loads((DEMO / "manifest.json").read_text("utf-8"))
-    code, lines = _check(capsys, "--at", manifest["review_at"], "--formulary", str(DEMO / manifest["formulary"]),
-                         str(DEMO / "bundles"))
+@pytest.mark.parametrize("now", [FIXED_NOW, datetime(2029, 3, 1, 0, 0, 40, tzinfo=timezone(timedelta(hours=8))),
+                                 datetime(2027, 7, 14, 15, 59, 50, tzinfo=UTC)],
+                         ids=["demo-day", "just-after-midnight", "just-before-midnight"])
+def test_demo_data_is_judged_as_its_manifest_says(now: datetime, capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    """On any day the demo is made, each bundle raises what its case says (ages, years, validity all hold)."""
+    manifest = write_demo(tmp_path / "demo", now)
+    demo = tmp_path / "demo"
+    code, lines = _check(capsys, "--at", manifest["review_at"], "--trust", str(demo / manifest["trust_anchor"]),
+                         "--formulary", str(demo / manifest["formulary"]), str(demo / "bundles"))
     assert code == 0
     _compare(lines, manifest["bundles"], "name")
     raised = {f["rule_id"] for line in lines for f in line["findings"]}
     assert set(manifest["rule_ids"]) <= raised  # at least one demo prescription for every rule id
+
+
+def test_without_the_demo_ca_no_demo_signature_is_trusted(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Nothing ships trusted: the demo CA is trusted only where it is given (or stored, in demo mode)."""
+    manifest = write_demo(tmp_path / "demo")
+    demo = tmp_path / "demo"
+    code, lines = _check(capsys, "--at", manifest["review_at"], "--formulary", str(demo / manifest["formulary"]),
+                         str(demo / "bundles" / "01-htn-follow-up.json"))
+    assert code == 0 and not lines[0]["approvable"]
+    assert [f["rule_id"] for f in lines[0]["findings"]] == ["signature.invalid"]
 
 
 def test_an_unreadable_file_is_reported_and_the_run_goes_on(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -104,9 +121,10 @@ def test_readable_chinese_report(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_institution_settings_apply_to_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """Raising a warning to a block (allowed without a reason) changes the verdict."""
-    manifest = json.loads((DEMO / "manifest.json").read_text("utf-8"))
-    args = ["--at", manifest["review_at"], "--formulary", str(DEMO / manifest["formulary"]),
-            str(DEMO / "bundles" / "10-online-sale-warfarin.json")]
+    demo = tmp_path / "demo"
+    manifest = write_demo(demo)
+    args = ["--at", manifest["review_at"], "--trust", str(demo / manifest["trust_anchor"]),
+            "--formulary", str(demo / manifest["formulary"]), str(demo / "bundles" / "10-online-sale-warfarin.json")]
     _, before = _check(capsys, *args)
     assert before[0]["approvable"] and {f["severity"] for f in before[0]["findings"]} == {"warn"}
     (tmp_path / "cfg").mkdir(exist_ok=True)

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from resources.demo import generate
 from tests.support import SHARED, example_paths
 from workstation.adapters.db import orm
 from workstation.bootstrap import open_workstation
 from workstation.cli import main
+from workstation.services import demo
 from workstation.settings import load_settings
 
 
@@ -45,10 +47,12 @@ def _prescriptions(env: dict[str, str]) -> int:
 def test_start_loads_the_demo_once_and_shows_the_queue(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys)
     assert code == 0
-    manifest = json.loads((Path(__file__).resolve().parents[2] / "resources" / "demo" / "manifest.json").read_text("utf-8"))
-    n = len(manifest["bundles"])
+    n = len(generate.CASES)
     assert "demo data loaded: " in out and f"{n} prescriptions from {n} bundles" in out
     assert f"prescriptions waiting for review: {n}" in out
+    # the headless start says how to sign in to the demo, in demo mode only
+    assert f"password {demo.DEMO_PASSWORD}" in out and f"signing PIN {demo.DEMO_PIN}" in out
+    assert all(f"{a.licence}  {a.name}" in out for a in demo.DEMO_ACCOUNTS)
     code, out, _ = _run(capsys, "start")
     assert code == 0 and "demo data loaded" not in out and _prescriptions(env) == n
 

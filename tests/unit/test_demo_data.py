@@ -1,4 +1,7 @@
-"""Tests for the shipped demo data: valid FHIR, signatures as their cases say, every rule, no keys."""
+"""Tests for the demo data generator: valid FHIR, signatures as their cases say, every rule, dates that move, no keys.
+
+The demo is made when it is loaded; here it is made at a fixed moment and written to a temporary folder.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from fhir.resources.R4B import get_fhir_model_class
 
 from resources.demo import generate
+from tests.demo_support import FIXED_NOW, demo_set
 from workstation.adapters.jws import JwsError, leaf_serial_number, verify_detached
 from workstation.domain.canonical import prescription_content
 
@@ -26,17 +31,27 @@ SHARED_FORMULARY = Path("/work/shared/examples/formulary.csv")
 LICENCE_SYSTEM = "https://rxws.example.org/fhir/sid/physician-license"
 SIGNATURE_RULES = frozenset({"signature.missing", "signature.invalid"})
 
-MANIFEST: dict[str, Any] = json.loads((DEMO / "manifest.json").read_text("utf-8"))
-BUNDLE_FILES = sorted((DEMO / "bundles").glob("*.json"))
-CA = x509.load_pem_x509_certificate((DEMO / MANIFEST["trust_anchor"]).read_bytes())
+NAMES = [c.file_name for c in generate.CASES]
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo set of the fixed moment, written as `python -m resources.demo.generate --out DIR` writes it."""
+    folder = tmp_path_factory.mktemp("demo")
+    assert generate.main(["--out", str(folder), "--now", FIXED_NOW.isoformat()]) == 0
+    return folder
+
+
+MANIFEST: dict[str, Any] = demo_set().manifest()
+CA = demo_set().ca
 
 
 def _is_signature_case(name: str) -> bool:
     return bool(SIGNATURE_RULES.intersection(MANIFEST["bundles"][name]["expect"]))
 
 
-SIGNED_CASES = [p for p in BUNDLE_FILES if not _is_signature_case(p.name)]
-SIGNATURE_CASES = [p for p in BUNDLE_FILES if _is_signature_case(p.name)]
+SIGNED_CASES = [n for n in NAMES if not _is_signature_case(n)]
+SIGNATURE_CASES = [n for n in NAMES if _is_signature_case(n)]
 
 
 def _rule_table() -> dict[str, str]:
@@ -55,12 +70,23 @@ def _rule_table() -> dict[str, str]:
 class _Bundle:
     """One demo bundle with the look-ups the signature checks need."""
 
-    def __init__(self, path: Path) -> None:
-        self.name = path.name
-        self.data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    def __init__(self, name: str, data: dict[str, Any]) -> None:
+        self.name = name
+        self.data = data
         self.by_url = {e["fullUrl"]: e["resource"] for e in self.data["entry"]}
         self.requests = [r for r in self.by_url.values() if r["resourceType"] == "MedicationRequest"]
         self.provenances = [r for r in self.by_url.values() if r["resourceType"] == "Provenance"]
+
+    @classmethod
+    def read(cls, path: Path) -> _Bundle:
+        return cls(path.name, json.loads(path.read_text("utf-8")))
+
+    @classmethod
+    def made(cls, name: str, now: dt.datetime = FIXED_NOW) -> _Bundle:
+        return cls(name, json.loads(next(b.data for b in demo_set(now).bundles if b.file_name == name)))
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [r for r in self.by_url.values() if r["resourceType"] == kind]
 
     @property
     def authored(self) -> dt.datetime:
@@ -87,11 +113,18 @@ class _Bundle:
 # --------------------------------------------------------------------------- the manifest
 
 
-def test_manifest_lists_exactly_the_shipped_bundles() -> None:
-    assert sorted(MANIFEST["bundles"]) == [p.name for p in BUNDLE_FILES]
-    assert len(BUNDLE_FILES) >= 30
-    assert MANIFEST["review_at"] == "2026-12-01T11:30:00+08:00"
-    assert (DEMO / MANIFEST["formulary"]).is_file()
+def test_the_written_set_is_the_manifest_s(out: Path) -> None:
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert sorted(manifest["bundles"]) == sorted(p.name for p in (out / "bundles").glob("*.json")) == sorted(NAMES)
+    assert len(NAMES) >= 40
+    assert dt.datetime.fromisoformat(manifest["review_at"]) == FIXED_NOW
+    assert (out / manifest["formulary"]).is_file() and (out / manifest["trust_anchor"]).is_file()
+
+
+def test_nothing_frozen_ships() -> None:
+    """The demo is made when it is loaded: no bundles, certificates or manifest under resources/demo."""
+    assert not (DEMO / "bundles").exists() and not (DEMO / "pki").exists() and not (DEMO / "manifest.json").exists()
+    assert not list(DEMO.rglob("*.pem")) and not list(DEMO.rglob("*.json"))
 
 
 def test_manifest_covers_every_rule_id() -> None:
@@ -113,38 +146,98 @@ def test_approvable_means_only_warnings() -> None:
 def test_most_cases_raise_one_thing() -> None:
     """Each bundle demonstrates its problem and little else, so a pharmacist sees what it is about."""
     cases = MANIFEST["bundles"].values()
-    clean = [c for c in cases if not c["expect"]]
-    assert len(clean) >= 5
     assert sum(1 for c in cases if len(c["expect"]) <= 1) >= len(cases) - 2
+
+
+def test_at_least_ten_clean_chronic_follow_ups() -> None:
+    """A new user has clean chronic follow-ups to approve right away, each for a confirmed offline diagnosis."""
+    clean = [c for c in generate.CASES if generate.is_clean_chronic_follow_up(c)]
+    assert len(clean) >= 10
+    assert {c.file_name for c in clean} == {n for n, c in MANIFEST["bundles"].items() if c["clean_chronic_follow_up"]}
+    for case in clean:
+        bundle = _Bundle.made(case.file_name)
+        patient = next(r for r in bundle.by_url.values() if r["resourceType"] == "Patient")
+        assert patient["name"][0]["text"] and patient["address"][0]["text"], case.file_name
+        conditions = [r for r in bundle.by_url.values() if r["resourceType"] == "Condition"]
+        for request in bundle.requests:
+            code = request["reasonCode"][0]["coding"][0]["code"]
+            backing = [c for c in conditions if c["code"]["coding"][0]["code"] == code]
+            assert backing and all(c["verificationStatus"]["coding"][0]["code"] == "confirmed" and c.get("evidence")
+                                   for c in backing), (case.file_name, code)
+        assert bundle.provenances, case.file_name
 
 
 # --------------------------------------------------------------------------- the bundles
 
 
-@pytest.mark.parametrize("path", BUNDLE_FILES, ids=lambda p: p.stem)
-def test_bundle_is_valid_fhir_r4b(path: Path) -> None:
-    bundle = _Bundle(path)
+@pytest.mark.parametrize("name", NAMES)
+def test_bundle_is_valid_fhir_r4b(name: str, out: Path) -> None:
+    bundle = _Bundle.read(out / "bundles" / name)
     get_fhir_model_class("Bundle").model_validate(bundle.data)
     for resource in bundle.by_url.values():
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
     assert bundle.data["type"] == "collection"
     numbers = {r["groupIdentifier"]["value"] for r in bundle.requests}
-    assert numbers == {MANIFEST["bundles"][path.name]["prescription"]}
+    assert numbers == {MANIFEST["bundles"][name]["prescription"]}
 
 
-@pytest.mark.parametrize("path", BUNDLE_FILES, ids=lambda p: p.stem)
-def test_bundle_is_dated_on_the_demo_day(path: Path) -> None:
-    authored = _Bundle(path).authored
-    if "validity.expired" in MANIFEST["bundles"][path.name]["expect"]:
-        assert authored.date() < dt.date(2026, 12, 1)
-        return
-    start = dt.datetime(2026, 12, 1, 8, tzinfo=generate.TZ)
-    assert start <= authored <= start + dt.timedelta(hours=3)
+LATER = dt.datetime(2029, 3, 1, 0, 0, 40, tzinfo=generate.TZ)  # just after midnight, 821 days on
 
 
-@pytest.mark.parametrize("path", SIGNED_CASES, ids=lambda p: p.stem)
-def test_signature_verifies_for_the_prescriber(path: Path) -> None:
-    bundle = _Bundle(path)
+@pytest.mark.parametrize("now", [FIXED_NOW, LATER], ids=["demo-day", "later"])
+def test_prescriptions_are_authored_minutes_before_now_on_its_day(now: dt.datetime) -> None:
+    """Valid on the calendar day they are written (at +08:00): authored today, minutes before now."""
+    for b in demo_set(now).bundles:
+        if "validity.expired" in b.case.expect:
+            assert now - b.authored > dt.timedelta(days=3), b.file_name
+            continue
+        assert b.authored.date() == now.astimezone(generate.TZ).date(), b.file_name
+        assert now - generate.AUTHORED_SPAN <= b.authored < now, b.file_name
+
+
+def test_every_date_moves_with_now() -> None:
+    """Ages, years of practice, diagnoses and certificates keep their meaning on any day."""
+    delta = dt.timedelta(days=(LATER.date() - FIXED_NOW.date()).days)
+    assert generate.shift_for(LATER) == delta and generate.shift_for(FIXED_NOW) == dt.timedelta(0)
+    for name in NAMES:
+        then, later = _Bundle.made(name), _Bundle.made(name, LATER)
+        for kind, path in (("Patient", "birthDate"), ("Condition", "recordedDate"),
+                           ("AllergyIntolerance", "recordedDate")):
+            for a, b in zip(then.of(kind), later.of(kind), strict=True):
+                if len(a[path]) == 10:
+                    assert dt.date.fromisoformat(b[path]) - dt.date.fromisoformat(a[path]) == delta, (name, kind)
+                else:
+                    assert a[path] == b[path]  # a year only (the unknown-age case) stays as it is
+        for a, b in zip(then.of("Practitioner"), later.of("Practitioner"), strict=True):
+            start = [dt.date.fromisoformat(x["qualification"][0]["period"]["start"]) for x in (a, b)]
+            assert start[1] - start[0] == delta
+    later_ca = demo_set(LATER).ca
+    assert later_ca.not_valid_before_utc - CA.not_valid_before_utc == delta
+    expired = demo_set(LATER).certificates["physician-zhou-expired"]
+    assert expired.not_valid_after_utc < LATER < demo_set(LATER).certificates["physician-zhou"].not_valid_after_utc
+
+
+def test_each_set_has_its_own_numbers_and_ca() -> None:
+    a, b = demo_set(), generate.build_demo(FIXED_NOW + dt.timedelta(seconds=1))
+    assert not {x.number for x in a.bundles} & {x.number for x in b.bundles}
+    assert a.ca.fingerprint(hashes.SHA256()) != b.ca.fingerprint(hashes.SHA256())
+    same = generate.build_demo(FIXED_NOW, series="X1")
+    assert [x.number for x in same.bundles] == [f"RXDEMOX1{c.nn:03d}" for c in generate.CASES]
+
+
+def test_staff_certificates_are_issued_by_the_demo_ca_for_their_licence() -> None:
+    demo = generate.build_demo(FIXED_NOW, staff=[generate.StaffMember("YS-DEMO-0001", "李药师")])
+    signer = demo.staff["YS-DEMO-0001"]
+    leaf = signer.chain[0]
+    leaf.verify_directly_issued_by(demo.ca)
+    assert leaf_serial_number(leaf) == "YS-DEMO-0001" and leaf.not_valid_before_utc <= FIXED_NOW
+    assert signer.chain[1] == demo.ca
+    assert all(b"PRIVATE KEY" not in data for data in demo.files().values())
+
+
+@pytest.mark.parametrize("name", SIGNED_CASES)
+def test_signature_verifies_for_the_prescriber(name: str) -> None:
+    bundle = _Bundle.made(name)
     token, content = bundle.signature()
     leaf = verify_detached(token, content)
     licence = bundle.requester_licence()
@@ -154,10 +247,10 @@ def test_signature_verifies_for_the_prescriber(path: Path) -> None:
     assert leaf.not_valid_before_utc <= bundle.authored <= leaf.not_valid_after_utc
 
 
-@pytest.mark.parametrize("path", SIGNATURE_CASES, ids=lambda p: p.stem)
-def test_signature_cases_fail_for_a_reason(path: Path) -> None:
-    bundle = _Bundle(path)
-    if "signature.missing" in MANIFEST["bundles"][path.name]["expect"]:
+@pytest.mark.parametrize("name", SIGNATURE_CASES)
+def test_signature_cases_fail_for_a_reason(name: str) -> None:
+    bundle = _Bundle.made(name)
+    if "signature.missing" in MANIFEST["bundles"][name]["expect"]:
         assert not bundle.provenances
         return
     token, content = bundle.signature()
@@ -174,7 +267,7 @@ def test_signature_cases_fail_for_a_reason(path: Path) -> None:
         reasons.append("expired")
     if leaf_serial_number(leaf) != bundle.requester_licence():
         reasons.append("not the requester")
-    assert reasons, f"{path.name} is meant to carry an invalid signature, but its signature is valid"
+    assert reasons, f"{name} is meant to carry an invalid signature, but its signature is valid"
 
 
 # --------------------------------------------------------------------------- files and keys
@@ -187,30 +280,31 @@ def test_no_file_under_resources_holds_a_private_key() -> None:
     assert not offenders
 
 
-def test_pki_holds_only_certificates() -> None:
-    pems = sorted((DEMO / "pki").glob("*.pem"))
+def test_pki_holds_only_certificates(out: Path) -> None:
+    pems = sorted((out / "pki").glob("*.pem"))
     assert "demo-ca.pem" in [p.name for p in pems]
     assert len(pems) >= 7
     for p in pems:
         text = p.read_text("ascii")
         assert set(re.findall(r"-----BEGIN ([A-Z ]+)-----", text)) == {"CERTIFICATE"}, p.name
         assert len(x509.load_pem_x509_certificates(p.read_bytes())) == 1, p.name
-    assert sorted(p.name for p in (DEMO / "pki").iterdir()) == [p.name for p in pems]
+    assert sorted(p.name for p in (out / "pki").iterdir()) == [p.name for p in pems]
+    assert not [p for p in out.rglob("*") if p.is_file() and b"PRIVATE KEY" in p.read_bytes()]
 
 
-def test_formulary_has_the_import_columns_and_every_stocked_drug() -> None:
-    header, *rows = (DEMO / "formulary.csv").read_text("utf-8").splitlines()
+def test_formulary_has_the_import_columns_and_every_stocked_drug(out: Path) -> None:
+    header, *rows = (out / "formulary.csv").read_text("utf-8").splitlines()
     if SHARED_FORMULARY.is_file():
         assert header == SHARED_FORMULARY.read_text("utf-8").splitlines()[0]
     codes = {row.split(",", 1)[0] for row in rows}
-    for path in BUNDLE_FILES:
-        for request in _Bundle(path).requests:
+    for name in NAMES:
+        for request in _Bundle.read(out / "bundles" / name).requests:
             drug_codes = [c["code"] for c in request["medicationCodeableConcept"]["coding"]
                           if c["system"] == "https://rxws.example.org/fhir/CodeSystem/drug"]
-            if "catalog.unknown_drug" in MANIFEST["bundles"][path.name]["expect"]:
+            if "catalog.unknown_drug" in MANIFEST["bundles"][name]["expect"]:
                 assert not set(drug_codes) & codes
             else:
-                assert drug_codes and set(drug_codes) <= codes, (path.name, drug_codes)
+                assert drug_codes and set(drug_codes) <= codes, (name, drug_codes)
 
 
 def _without_signatures(data: bytes) -> Any:
@@ -222,12 +316,22 @@ def _without_signatures(data: bytes) -> Any:
     return bundle
 
 
-def test_the_generator_reproduces_the_shipped_files(tmp_path: Path) -> None:
-    assert generate.main(["--out", str(tmp_path)]) == 0
-    fresh = sorted((tmp_path / "bundles").glob("*.json"))
-    assert [p.name for p in fresh] == [p.name for p in BUNDLE_FILES]
-    for new, old in zip(fresh, BUNDLE_FILES):
-        assert _without_signatures(new.read_bytes()) == _without_signatures(old.read_bytes()), new.name
-    for name in ("manifest.json", "formulary.csv", "README.md"):
-        assert (tmp_path / name).read_bytes() == (DEMO / name).read_bytes(), name
-    assert sorted(p.name for p in (tmp_path / "pki").iterdir()) == sorted(p.name for p in (DEMO / "pki").iterdir())
+def test_two_sets_for_the_same_moment_differ_only_in_certificates_and_signatures() -> None:
+    a, b = demo_set(), generate.build_demo(FIXED_NOW)
+    assert [x.number for x in a.bundles] == [x.number for x in b.bundles]
+    for x, y in zip(a.bundles, b.bundles, strict=True):
+        assert _without_signatures(x.data) == _without_signatures(y.data), x.file_name
+    assert a.manifest() == b.manifest()
+
+
+def test_the_readme_tables_match_the_case_table() -> None:
+    """resources/demo/README.md says what the generator makes (`--update-readme` rewrites its tables)."""
+    text = (DEMO / "README.md").read_text("utf-8")
+    assert generate.readme_text(text) == text
+
+
+def test_the_command_line_needs_a_zone_in_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        generate.main(["--out", str(tmp_path), "--now", "2026-12-01T11:30:00"])
+    assert exc.value.code == 2 and "UTC offset" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -137,7 +137,8 @@ class ClaimService:
             uow.commit()
 
 
-_STATUS_ZH = {"approved": "审核通过", "rejected": "审核不通过", "returned": "退回医师", "superseded": "被新版本取代"}
+_STATUS_ZH = {"approved": "审核通过", "rejected": "审核不通过", "returned": "退回医师", "superseded": "被新版本取代",
+              "withdrawn": "撤回（演示重置）"}
 
 
 def current_version(uow: UnitOfWork, number: str, *, lock: bool = False) -> orm.Prescription:

@@ -543,7 +543,7 @@ _OPEN_QUARANTINES = select(orm.Quarantine.payload_id, orm.Quarantine.id, orm.Qua
                            orm.Quarantine.prescription_number).where(
     orm.Quarantine.status == "open", orm.Quarantine.payload_id.in_(bindparam("keys", expanding=True))
 ).order_by(orm.Quarantine.id)
-_DECIDED_ZH = {"approved": "已通过", "rejected": "未通过", "returned": "已退回医师"}
+_DECIDED_ZH = {"approved": "已通过", "rejected": "未通过", "returned": "已退回医师", "withdrawn": "已撤回（演示重置）"}
 _SUPERSEDE = (_t(orm.Prescription).update().where(_t(orm.Prescription).c.id == bindparam("pid"))
               .values(status="superseded", superseded_at=bindparam("at")))
 _UPDATE_PATIENT = _t(orm.Patient).update().where(_t(orm.Patient).c.id == bindparam("pid"))

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
 from sqlalchemy import select
@@ -170,11 +170,26 @@ def institution_settings(settings: Settings) -> rm.InstitutionSettings:
 
 
 def trust_anchor_paths(settings: Settings, extra: Sequence[Path] = ()) -> list[Path]:
-    """Configured anchors, extra ones (``--trust``), and the demo CA in demo mode only."""
-    paths = [*settings.review.trust_anchors, *extra]
-    if settings.demo_mode:
-        paths.append(Path(str(files("resources") / "demo" / "pki" / "demo-ca.pem")))
-    return paths
+    """Configured anchor files and extra ones (``--trust``). The demo CA is no file: see :func:`stored_trust_anchors`."""
+    return [*settings.review.trust_anchors, *extra]
+
+
+def stored_trust_anchors(uow: UnitOfWork, settings: Settings,
+                         purpose: Literal["prescriber", "pharmacist"]) -> tuple[x509.Certificate, ...]:
+    """The database-held anchors trusted for ``purpose``: the demo CAs, and only while demo mode is on.
+
+    Outside demo mode nothing of the table is trusted, whatever it holds: a real pharmacy that once ran
+    the demo must not go on accepting signatures chaining to a demo CA.
+    """
+    if not settings.demo_mode:
+        return ()
+    with uow:
+        pems = uow.session.scalars(
+            select(orm.TrustAnchor.certificate_pem)
+            .where(orm.TrustAnchor.kind == "demo", orm.TrustAnchor.active.is_(True),
+                   orm.TrustAnchor.purpose.in_((purpose, "both")))
+            .order_by(orm.TrustAnchor.id)).all()
+    return tuple(x509.load_pem_x509_certificate(pem.encode("ascii")) for pem in pems)
 
 
 def loosenings(settings: Settings) -> list[tuple[str, str]]:

@@ -25,6 +25,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.demo_support import bundle as demo_bundle
+from tests.demo_support import demo_set
 from workstation.adapters.fhir_bundle import parse_bundle
 from workstation.adapters.jws import sign_detached
 from workstation.adapters.signature import (
@@ -39,8 +41,6 @@ from workstation.domain.canonical import prescription_content
 from workstation.domain.errors import DomainError
 from workstation.domain.prescription import PrescriberKind, PrescriptionSnapshot
 
-REPO = Path(__file__).resolve().parents[3]
-DEMO = REPO / "resources" / "demo"
 SHARED = Path("/work/shared/examples")
 PKI = SHARED / "pki"
 needs_shared = pytest.mark.skipif(
@@ -382,8 +382,9 @@ def test_no_anchor_configured_is_invalid() -> None:
 
 # --------------------------------------------------------------------------- the demo bundles
 
-DEMO_MANIFEST: Json = _load(DEMO / "manifest.json")
-DEMO_ANCHORS = load_trust_anchors([DEMO / DEMO_MANIFEST["trust_anchor"]])
+# Made at the tests' fixed moment (resources/demo/generate.py); the demo CA comes with it, its key already gone.
+DEMO_MANIFEST: Json = demo_set().manifest()
+DEMO_ANCHORS = (demo_set().ca,)
 
 
 def _demo_expectation(case: Json) -> SignatureStatus:
@@ -396,7 +397,7 @@ def _demo_expectation(case: Json) -> SignatureStatus:
 
 @pytest.mark.parametrize("name", sorted(DEMO_MANIFEST["bundles"]))
 def test_demo_bundles_verify_as_their_manifest_says(name: str) -> None:
-    snapshot = _snapshot(_load(DEMO / "bundles" / name))
+    snapshot = _snapshot(demo_bundle(name))
     check = verify_prescriber_signature(snapshot, DEMO_ANCHORS)
     assert check.status is _demo_expectation(DEMO_MANIFEST["bundles"][name]), check
     assert (check.reason_en is None) is (check.status is SignatureStatus.VALID)
@@ -410,14 +411,14 @@ def test_demo_signature_cases_fail_for_their_own_reasons() -> None:
         "23-signature-expired-cert.json": "signing certificate had expired",
     }
     for name, fragment in reasons.items():
-        check = verify_prescriber_signature(_snapshot(_load(DEMO / "bundles" / name)), DEMO_ANCHORS)
+        check = verify_prescriber_signature(_snapshot(demo_bundle(name)), DEMO_ANCHORS)
         _assert_invalid(check, fragment)
 
 
 # --------------------------------------------------------------------------- chains built here
 
 # Built once at import: hypothesis refuses function-scoped fixtures, and these keys are cheap to make.
-DEMO_BUNDLE = _load(DEMO / "bundles" / "01-htn-follow-up.json")
+DEMO_BUNDLE = demo_bundle("01-htn-follow-up.json")
 DEMO_LICENCE = "131310000210457"  # Dr Zhang, the requester of bundle 01
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 END = dt.datetime(2035, 1, 1, tzinfo=dt.UTC)

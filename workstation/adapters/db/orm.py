@@ -441,3 +441,54 @@ class Outbox(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class TrustAnchor(Base):
+    """A CA certificate the workstation trusts, kept in the database (today: the demo CA, in demo mode only).
+
+    ``purpose`` says what it is trusted for: prescriber e-signatures, pharmacist signatures, or both.
+    """
+
+    __tablename__ = "trust_anchor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # demo
+    purpose: Mapped[str] = mapped_column(String(16))  # prescriber | pharmacist | both
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReviewSummary(Base):
+    """What the queue shows and sorts by: the risk and marks of a prescription version's last rules run.
+
+    The prescription view always re-runs the rules; this row only orders and filters the queue. A
+    prescription with no row has not been checked yet and is shown (and sorted) as such — never as clean.
+    ``risk_rank``: 0 not checked (the engine failed), 1 block, 2 warn, 3 clean.
+    """
+
+    __tablename__ = "review_summary"
+    __table_args__ = (Index("ix_review_summary_rank", "risk_rank", "prescription_id"),)
+
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescription.id"), primary_key=True)
+    risk_rank: Mapped[int] = mapped_column(Integer)
+    risk: Mapped[str] = mapped_column(String(16))  # unchecked | block | warn | clean
+    findings: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [{"rule_id", "severity"}]
+    special_marks: Mapped[str] = mapped_column(String(128), default="")  # comma-separated categories
+    has_special: Mapped[bool] = mapped_column(Boolean, default=False)
+    under_six: Mapped[bool] = mapped_column(Boolean, default=False)
+    age_years: Mapped[int | None] = mapped_column(Integer)
+    department: Mapped[str | None] = mapped_column(String(256))
+    rule_set_version: Mapped[str] = mapped_column(String(32))
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SiteSetting(Base):
+    """A setting shared by every workstation of the pharmacy (e.g. ``pharmacy.name``), changed by an admin."""
+
+    __tablename__ = "site_setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(256))
