@@ -32,6 +32,7 @@ from workstation.services import queue as queue_service
 from workstation.services import release
 from workstation.services.claims import ClaimError, ClaimInfo, QueueEmpty
 from workstation.services.decisions import DecisionInfo
+from workstation.services.detail import PrescriptionDetail
 from workstation.services.status import WorkstationStatus, workstation_status
 
 from ui import messages
@@ -316,19 +317,28 @@ class MainWindow(QMainWindow):
         assert principal is not None
         previous = self._claim
 
-        def work() -> ClaimInfo:
+        def work() -> tuple[ClaimInfo, PrescriptionDetail | None]:
+            # Claim and open in one task: the pharmacist waits for one round trip to the worker, not two.
             if previous is not None and previous.number != number:
                 ws.claims.release(principal, previous.prescription_id, reason="took another")
-            return ws.claims.claim(principal, number)
+            info = ws.claims.claim(principal, number)
+            try:
+                return info, ws.detail.open(principal, info.prescription_id)
+            except Exception:  # the claim holds: opening is tried again, and its failure shown, on its own
+                return info, None
 
         self.ctx.tasks.submit(work, on_done=self._claimed, on_error=self._claim_failed)
 
-    def _claimed(self, info: ClaimInfo) -> None:
+    def _claimed(self, claimed: tuple[ClaimInfo, PrescriptionDetail | None]) -> None:
+        info, detail = claimed
         self._claim = info
         self.status.set_claim(info.number, info.expires_at)
         self._renew.start()
-        self.open_prescription(info.prescription_id)
-        self.queue.refresh()
+        if detail is None:
+            self.open_prescription(info.prescription_id)
+        else:
+            self._show(detail)
+        self.queue.refresh_soon()
 
     def _claim_failed(self, exc: BaseException, tb: str) -> None:
         if isinstance(exc, QueueEmpty):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from workstation.services.detail import DiagnosisEntry, PrescriptionDetail
 
 from ui.queue_model import BADGES, category_text, risk_text, sex_text, status_text
+from ui.tables import Index, TitledTableModel
 
 # Marks the bundled CJK font draws (⛔ and ❗ are not in it and would show as boxes).
 SEVERITY_MARK = {"block": "✖", "warn": "⚠"}
@@ -44,6 +45,10 @@ def _unit_words(text: str | None) -> str | None:
     for code, word in UNIT_WORDS.items():
         text = text.replace(code, word)
     return text.replace("{", "").replace("}", "")
+
+
+# Column widths are measured on the rows shown plus this many, not on all of hundreds of diagnoses.
+CONTENT_PRECISION = 40
 
 
 def _label(parent: QWidget, name: str = "", *, wrap: bool = True) -> QLabel:
@@ -86,6 +91,42 @@ def _cell(text: str | None, tip: str | None = None) -> QTableWidgetItem:
     if tip:
         item.setToolTip(tip)
     return item
+
+
+def _diagnosis_row(e: DiagnosisEntry, words: dict[str, str]) -> list[str]:
+    status = words["confirmed"] if e.confirmed else (e.verification_status or words["unconfirmed"])
+    if e.in_this_prescription:
+        status += "  " + words["sent"]
+    source = e.source_document_type
+    document = words[source] if source is not None and source in _SOURCE_DOCUMENTS else (source or "—")
+    return [e.recorded or "?", f"{e.code or ''} {e.display or ''}".strip() or "?", e.institution or "—", document, status]
+
+
+_SOURCE_DOCUMENTS = frozenset({"outpatient-record", "inpatient-record", "discharge-summary", "diagnosis-certificate"})
+
+
+class EarlierModel(TitledTableModel):
+    """The patient's earlier prescriptions as rows of text: hundreds of them cost one reset, not an item each."""
+
+    def __init__(self, titles: list[str], parent: QObject | None = None) -> None:
+        super().__init__(titles, parent)
+        self._rows: list[tuple[str, ...]] = []
+
+    def set_rows(self, rows: list[tuple[str, ...]]) -> None:
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802 (Qt's name)
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole) or not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        if 0 <= row < len(self._rows) and 0 <= col < len(self._rows[row]):
+            return self._rows[row][col]
+        return None
 
 
 class PrescriptionView(QWidget):
@@ -162,6 +203,7 @@ class PrescriptionView(QWidget):
         self.timeline.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.timeline.setRootIsDecorated(True)
         self.timeline.setUniformRowHeights(True)
+        self.timeline.header().setResizeContentsPrecision(CONTENT_PRECISION)
         self.timeline.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         dl.addWidget(self.diagnosis_hidden)
         dl.addWidget(self.timeline)
@@ -196,6 +238,7 @@ class PrescriptionView(QWidget):
         self.earlier.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.earlier.horizontalHeader().setStretchLastSection(True)
         self.earlier.setWordWrap(False)
+        self.earlier.horizontalHeader().setResizeContentsPrecision(CONTENT_PRECISION)
         self.earlier.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.earlier_model = self._earlier_model()
         self.earlier.setModel(self.earlier_model)
@@ -355,14 +398,11 @@ class PrescriptionView(QWidget):
                    other))
         # Filled while no view watches it (hundreds of rows), then shown in one go.
         model = self._timeline_model()
+        words = self._diagnosis_words()
         for title, entries in groups:
-            top = QStandardItem(title)
-            top.setEditable(False)
+            top = QStandardItem(title)  # the view takes no edits (NoEditTriggers): items need no flag each
             for e in entries:
-                cells = [QStandardItem(text) for text in self._diagnosis_row(e)]
-                for c in cells:
-                    c.setEditable(False)
-                top.appendRow(cells)
+                top.appendRow([QStandardItem(text) for text in _diagnosis_row(e, words)])
             model.appendRow(top)
         old, self.timeline_model = self.timeline_model, model
         self.timeline.setModel(model)
@@ -377,20 +417,14 @@ class PrescriptionView(QWidget):
         row = self.timeline.sizeHintForRow(0) if self.timeline_model.rowCount() else self.fontMetrics().height() + 6
         self.timeline.setFixedHeight(self.timeline.header().sizeHint().height() + shown * max(row, 18) + 6)
 
-    def _diagnosis_row(self, e: DiagnosisEntry) -> list[str]:
-        status = self.tr("confirmed") if e.confirmed else (e.verification_status or self.tr("unconfirmed"))
-        if e.in_this_prescription:
-            status += "  " + self.tr("(sent with this prescription)")
-        return [e.recorded or "?", f"{e.code or ''} {e.display or ''}".strip() or "?", e.institution or "—",
-                self._source_document(e.source_document_type), status]
-
-    def _source_document(self, code: str | None) -> str:
-        """The source document's kind (RXWS/CodeSystem/diagnosis-source) in words; an unknown code as sent."""
-        names = {"outpatient-record": self.tr("outpatient record"),
-                 "inpatient-record": self.tr("inpatient record"),
-                 "discharge-summary": self.tr("discharge summary"),
-                 "diagnosis-certificate": self.tr("diagnosis certificate")}
-        return names.get(code or "", code or "—")
+    def _diagnosis_words(self) -> dict[str, str]:
+        """The timeline's fixed words, translated once per prescription shown (not once per diagnosis)."""
+        return {"confirmed": self.tr("confirmed"), "unconfirmed": self.tr("unconfirmed"),
+                "sent": self.tr("(sent with this prescription)"),
+                # source document kinds (RXWS/CodeSystem/diagnosis-source)
+                "outpatient-record": self.tr("outpatient record"), "inpatient-record": self.tr("inpatient record"),
+                "discharge-summary": self.tr("discharge summary"),
+                "diagnosis-certificate": self.tr("diagnosis certificate")}
 
     def _prescriber(self, d: PrescriptionDetail) -> None:
         p = d.prescriber
@@ -410,11 +444,9 @@ class PrescriptionView(QWidget):
                 "invalid": self.tr("E-signature does NOT verify")}.get(p.signature_status, p.signature_status)
         self.signature.setText(f"{mark} {text}" + (f": {p.signature_reason}" if p.signature_reason else ""))
 
-    def _earlier_model(self) -> QStandardItemModel:
-        model = QStandardItemModel(0, 6, self)
-        model.setHorizontalHeaderLabels([self.tr("Received"), self.tr("Number"), self.tr("Drugs"), self.tr("Status"),
-                                         self.tr("Decision"), self.tr("By")])
-        return model
+    def _earlier_model(self) -> EarlierModel:
+        return EarlierModel([self.tr("Received"), self.tr("Number"), self.tr("Drugs"), self.tr("Status"),
+                             self.tr("Decision"), self.tr("By")], self)
 
     def _earlier(self, d: PrescriptionDetail, zone: ZoneInfo) -> None:
         if d.history_hidden:
@@ -425,26 +457,20 @@ class PrescriptionView(QWidget):
         self.earlier_hidden.setVisible(not d.earlier)
         self.earlier_hidden.setText(self.tr("No earlier prescriptions for this patient."))
         self.earlier.setVisible(bool(d.earlier))
-        model = self._earlier_model()
         kinds = {"approve": self.tr("approved"), "reject": self.tr("rejected"), "return": self.tr("returned")}
+        rows: list[tuple[str, ...]] = []
         for e in d.earlier:
             decision = kinds.get(e.decision or "", "—")
             if e.decided_at is not None:
                 decision += " " + e.decided_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
             if e.decision_reason:
                 decision += f" ({e.decision_reason})"
-            row = (e.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                   e.number if e.version == 1 else f"{e.number} v{e.version}", "、".join(e.drugs),
-                   status_text(e.status), decision, e.decided_by or "—")
-            cells = [QStandardItem(text) for text in row]
-            for c in cells:
-                c.setEditable(False)
-            model.appendRow(cells)
-        old, self.earlier_model = self.earlier_model, model
-        self.earlier.setModel(model)
-        old.deleteLater()
+            rows.append((e.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                         e.number if e.version == 1 else f"{e.number} v{e.version}", "、".join(e.drugs),
+                         status_text(e.status), decision, e.decided_by or "—"))
+        self.earlier_model.set_rows(rows)
         self.earlier.resizeColumnsToContents()
-        rows = min(model.rowCount(), 10)
+        shown = min(self.earlier_model.rowCount(), 10)
         self.earlier.setFixedHeight(self.earlier.horizontalHeader().sizeHint().height()
-                                    + rows * self.earlier.verticalHeader().defaultSectionSize() + 2 * self.earlier.frameWidth()
+                                    + shown * self.earlier.verticalHeader().defaultSectionSize() + 2 * self.earlier.frameWidth()
                                     + self.earlier.horizontalScrollBar().sizeHint().height())

@@ -37,6 +37,14 @@ BADGES = {"narcotic": "麻", "psychotropic_1": "精一", "psychotropic_2": "精�
           "radioactive": "放", "precursor_chemical": "易", "online_sale_prohibited": "禁网售"}
 
 
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_DECORATION = Qt.ItemDataRole.DecorationRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
+_USER = Qt.ItemDataRole.UserRole.value
+_ROLES_SHOWN = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _FOREGROUND, _USER})
+RISK_COLOURS = {"block": "#a4262c", "warn": "#8a5300", "unchecked": "#a4262c"}  # beside the icon and text, never alone
+
 # lupdate reads translate("QueueModel", "…") calls with a literal context: keep the context spelled out.
 translate = QCoreApplication.translate
 
@@ -112,6 +120,8 @@ class QueueModel(TitledTableModel):
         self._asked: set[int] = set()  # in a fetch under way
         self._wanted: list[int] = []  # rows to fetch at the next turn of the event loop
         self._zone = ZoneInfo(ctx.ws.settings.pharmacy_time_zone)
+        self._cells: dict[int, tuple[QueueEntry, tuple[str, ...]]] = {}  # a row's texts, for the copy they came from
+        self._risk_brushes = {risk: QBrush(QColor(colour)) for risk, colour in RISK_COLOURS.items()}
         self._fetch_timer = QTimer(self)
         self._fetch_timer.setSingleShot(True)
         self._fetch_timer.setInterval(0)
@@ -143,6 +153,7 @@ class QueueModel(TitledTableModel):
         self._row_of = {pid: row for row, pid in enumerate(self._ids)}
         keep = set(self._ids)
         self._rows = {pid: r for pid, r in self._rows.items() if pid in keep}
+        self._cells = {pid: c for pid, c in self._cells.items() if pid in keep}
         self._fresh = set()
         self._wanted = []
         self.endResetModel()
@@ -243,29 +254,37 @@ class QueueModel(TitledTableModel):
         return 0 if parent.isValid() else self._total
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not (0 <= index.row() < self._total):
+        # Called for every cell and role on every paint (a few thousand times): the common answers are
+        # plain lookups, and a row's texts are made once per fetched copy of it.
+        if role not in _ROLES_SHOWN:
             return None
-        if index.row() >= len(self._ids):  # only the first page of ids is known yet
-            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 3 else None
-        pid = self._ids[index.row()]
-        entry = self._rows.get(pid)
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole):
-            self._want(index.row())
-        if entry is None:
-            return "…" if role == Qt.ItemDataRole.DisplayRole else None
+        row = index.row()
+        if not (0 <= row < self._total) or not index.isValid():
+            return None
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(entry, col)
-        if role == Qt.ItemDataRole.DecorationRole and col == 0:
-            return self._icons.get(entry.risk)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if row >= len(self._ids):  # only the first page of ids is known yet
+            return "…" if role == _DISPLAY and col == 3 else None
+        pid = self._ids[row]
+        entry = self._rows.get(pid)
+        if role == _DISPLAY or role == _DECORATION:
+            self._want(row)
+        if entry is None:
+            return "…" if role == _DISPLAY else None
+        if role == _DISPLAY:
+            if col == 2:  # the waiting time moves on: never cached
+                return self._display(entry, col)
+            cached = self._cells.get(pid)
+            if cached is None or cached[0] is not entry:
+                cached = (entry, tuple(self._display(entry, c) for c in range(len(self._titles))))
+                self._cells[pid] = cached
+            return cached[1][col] if 0 <= col < len(cached[1]) else None
+        if role == _DECORATION:
+            return self._icons.get(entry.risk) if col == 0 else None
+        if role == _TOOLTIP:
             return self._tooltip(entry, col)
-        if role == Qt.ItemDataRole.ForegroundRole and col == 0:
-            colour = {"block": "#a4262c", "warn": "#8a5300", "unchecked": "#a4262c"}.get(entry.risk)
-            return QBrush(QColor(colour)) if colour else None
-        if role == Qt.ItemDataRole.UserRole:
-            return entry.prescription_id
-        return None
+        if role == _FOREGROUND:
+            return self._risk_brushes.get(entry.risk) if col == 0 else None
+        return entry.prescription_id  # UserRole
 
     def _display(self, e: QueueEntry, col: int) -> str:
         if col == 0:

@@ -49,6 +49,9 @@ RISK_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+REFRESH_AFTER_CLAIM_MS = 250
+
+
 class QueueView(QWidget):
     prescriptionActivated = Signal(int, str)  # noqa: N815 (Qt's naming): id and number
     highRiskArrived = Signal(list)  # noqa: N815: numbers of new blocked or unchecked prescriptions
@@ -61,6 +64,10 @@ class QueueView(QWidget):
         self._loaded = False
         self._refreshing = False
         self._again = False
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(REFRESH_AFTER_CLAIM_MS)
+        self._soon.timeout.connect(self.refresh)
         self._summaries_seen = False
         self._new_filter = True  # the next refresh paints a first page before the whole id list
         self._page_shown = False
@@ -157,6 +164,12 @@ class QueueView(QWidget):
                            under_six_only=self.under_six_check.isChecked(), claimed_by=mine,
                            search=self.search_edit.text())
 
+    def refresh_soon(self) -> None:
+        """Refresh shortly: after a claim the pharmacist reads the prescription first, and the worker serves
+        that (and the decision after it) before it reads the queue again. Requests meanwhile are merged."""
+        if not self._soon.isActive():
+            self._soon.start()
+
     def refresh(self) -> None:
         """Ask for the ids of the current filter; the table keeps the selected prescription selected."""
         if self._refreshing:
@@ -207,7 +220,7 @@ class QueueView(QWidget):
 
     def loaded(self) -> bool:
         """The filter's ids are in and the rows on screen are read (tests and screenshots wait on this)."""
-        return self._loaded and not self._refreshing and self.model.settled()
+        return self._loaded and not self._refreshing and not self._soon.isActive() and self.model.settled()
 
     def first_page_shown(self) -> bool:
         """The first page of a new filter is on screen (the whole id list may still be coming)."""

@@ -110,3 +110,35 @@ def test_clear_hides_everything(qtbot: Any, demo_ws: tuple[Workstation, str]) ->
     view = _view(qtbot, _detail(ws, series, CLEAN, claim=False))
     view.clear()
     assert view.detail is None and view.empty.isVisibleTo(view) and not view.header.isVisibleTo(view)
+
+
+def test_earlier_prescriptions_and_decisions_are_listed_for_the_claim_holder(
+        qtbot: Any, qtmodeltester: Any, demo_ws: tuple[Workstation, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support import signed_prescription
+
+    ws, _series = demo_ws
+    now = datetime.now(UTC)
+    for i, number in enumerate(("RXEARLIER01", "RXEARLIER02", "RXEARLIER03")):
+        report = ws.intake.ingest(signed_prescription(number, now - timedelta(minutes=30 - i)), f"test:{number}")
+        assert report.outcome == "stored"
+    who = ws.accounts.authenticate("YS-DEMO-0001", demo.DEMO_PASSWORD)
+    ws.claims.claim(who, "RXEARLIER01")
+    ws.decisions.reject(who, "RXEARLIER01", code="incomplete", comment="no allergy record")
+    ws.claims.claim(who, "RXEARLIER03")
+    with ws.uow() as uow:
+        pid = uow.session.scalar(select(orm.Prescription.id).where(orm.Prescription.number == "RXEARLIER03"))
+    assert pid is not None
+    view = _view(qtbot, ws.detail.open(who, pid))
+    model = view.earlier.model()
+    qtmodeltester.check(model)
+    rows = [[str(model.data(model.index(r, c))) for c in range(model.columnCount())] for r in range(model.rowCount())]
+    assert [r[1] for r in rows] == ["RXEARLIER02", "RXEARLIER01"]  # newest first, this one not among them
+    assert rows[1][4].startswith("rejected") and "李药师" in rows[1][5]
+    assert rows[0][4] == "—"
+    assert view.earlier.isVisibleTo(view) and not view.earlier_hidden.isVisibleTo(view)
+    # the timeline names the source document in words, not its code
+    timeline = view.timeline.model()
+    confirmed = timeline.index(0, 0)
+    assert timeline.data(timeline.index(0, 3, confirmed)) == "outpatient record"

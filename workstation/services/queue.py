@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 
 import review_rules
 from review_rules.model import Severity
@@ -268,8 +268,11 @@ def queue_rows(uow: UnitOfWork, ids: Sequence[int], now: datetime) -> dict[int, 
         return {}
     with uow:
         s = uow.session
+        p = orm.Prescription
         found = s.execute(
-            select(orm.Prescription, orm.ReviewSummary, orm.Patient.name, orm.Patient.gender, orm.Prescriber.name)
+            select(p, orm.ReviewSummary, orm.Patient.name, orm.Patient.gender, orm.Prescriber.name)
+            # the columns a row shows, not the stored snapshot (the bulk of the row)
+            .options(load_only(p.id, p.number, p.version, p.status, p.received_at, p.authored_on))
             .join(orm.Patient, orm.Patient.id == orm.Prescription.patient_id)
             .join(orm.Prescriber, orm.Prescriber.id == orm.Prescription.prescriber_id)
             .outerjoin(orm.ReviewSummary, orm.ReviewSummary.prescription_id == orm.Prescription.id)
@@ -285,11 +288,12 @@ def queue_rows(uow: UnitOfWork, ids: Sequence[int], now: datetime) -> dict[int, 
             .join(orm.Pharmacist, orm.Pharmacist.id == orm.Claim.pharmacist_id)
             .where(orm.Claim.prescription_id.in_(ids), orm.Claim.expires_at > now))}
         out: dict[int, QueueEntry] = {}
-        for p, summary, patient_name, gender, prescriber_name in found:
-            holder = holders.get(p.id)
-            out[p.id] = QueueEntry(
-                prescription_id=p.id, number=p.number, version=p.version, status=p.status,
-                received_at=p.received_at, authored_on=p.authored_on,
+        for rx, summary, patient_name, gender, prescriber_name in found:
+            pid = rx.id
+            holder = holders.get(pid)
+            out[pid] = QueueEntry(
+                prescription_id=pid, number=rx.number, version=rx.version, status=rx.status,
+                received_at=rx.received_at, authored_on=rx.authored_on,
                 risk=summary.risk if summary is not None else "unchecked",
                 finding_ids=tuple(dict.fromkeys(x["rule_id"] for x in json.loads(summary.findings)))
                 if summary is not None else (),
@@ -297,7 +301,7 @@ def queue_rows(uow: UnitOfWork, ids: Sequence[int], now: datetime) -> dict[int, 
                 age_years=summary.age_years if summary is not None else None,
                 under_six=bool(summary and summary.under_six),
                 department=summary.department if summary is not None else None,
-                prescriber_name=prescriber_name, drugs=tuple(drugs.get(p.id, ())),
+                prescriber_name=prescriber_name, drugs=tuple(drugs.get(pid, ())),
                 special_marks=tuple(m for m in (summary.special_marks.split(",") if summary else ()) if m),
                 claimed_by=holder[1] if holder else None, claimed_by_id=holder[0] if holder else None,
             )
