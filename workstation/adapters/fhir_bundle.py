@@ -15,7 +15,7 @@ import marshal
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -218,8 +218,10 @@ def _summarise(exc: ValidationError) -> str:
 class _Entry:
     resource: dict[str, Any]  # exactly as received: signatures are over these bytes
     rtype: str
-    key: str  # how we name it in messages: Type/id, else the fullUrl, else "entry[i]"
+    key: str  # how we name it in messages: Type/id, else the fullUrl, else "entry[i]"; contained: Container#id
     full_url: str | None = None
+    container: _Entry | None = None  # for a contained resource: the resource that holds it
+    local: dict[str, _Entry] = field(default_factory=dict)  # for a container: "#id" -> its contained resources
 
     @property
     def rid(self) -> str:
@@ -228,6 +230,11 @@ class _Entry:
         if isinstance(rid, str) and rid:
             return rid
         return _id_from_url(self.full_url) if self.full_url else self.key
+
+    @property
+    def host(self) -> _Entry:
+        """The resource whose ``contained`` local references ("#id") are resolved in: its container, or itself."""
+        return self.container or self
 
 
 class _Index:
@@ -243,23 +250,39 @@ class _Index:
         for ref in _names(entry.resource, entry.rtype, full_url):
             self.by_ref.setdefault(ref, entry)
         self.by_type.setdefault(entry.rtype, []).append(entry)
+        self._add_contained(entry)
         for ident in _list(entry.resource.get("identifier")):
             if isinstance(ident, dict) and isinstance(ident.get("value"), str):
                 system = ident.get("system") if isinstance(ident.get("system"), str) else None
                 self.by_identifier.setdefault((entry.rtype, system, ident["value"]), entry)
                 self.by_identifier.setdefault((entry.rtype, None, ident["value"]), entry)
 
+    def _add_contained(self, container: _Entry) -> None:
+        """A container's contained resources (FHIR R4 §2.11): reachable only by "#id" from the container
+        and from each other, but seen by the type scans (a contained Condition is still the patient's)."""
+        for i, inner in enumerate(_list(container.resource.get("contained"))):
+            if not isinstance(inner, dict) or not isinstance(inner.get("resourceType"), str):
+                continue
+            rid = _str(inner.get("id"))
+            contained = _Entry(inner, inner["resourceType"], f"{container.key}#{rid or f'contained[{i}]'}", None, container)
+            if rid is not None:
+                container.local.setdefault(f"#{rid}", contained)
+            self.by_type.setdefault(contained.rtype, []).append(contained)
+
     def add_invalid(self, rtype: str | None, resource: Mapping[str, Any], full_url: str | None, reason: str) -> None:
         for ref in _names(resource, rtype, full_url):
             self.invalid.setdefault(ref, reason)
 
-    def resolve(self, reference: Any, *types: str) -> tuple[_Entry | None, str | None]:
-        """(entry, None) when found; (None, why) otherwise. ``types`` limits what may be pointed at."""
+    def resolve(self, reference: Any, *types: str, at: _Entry | None = None) -> tuple[_Entry | None, str | None]:
+        """(entry, None) when found; (None, why) otherwise. ``types`` limits what may be pointed at;
+        ``at`` is the resource the reference is written in, where local references ("#id") are looked up."""
         if not isinstance(reference, dict):
             return None, None
         ref = reference.get("reference")
         if not isinstance(ref, str) or not ref:
             return None, None
+        if ref.startswith("#"):
+            return self._local(ref, types, at)
         entry = self.by_ref.get(ref)
         if entry is None:
             m = _ABSOLUTE.match(ref)
@@ -272,6 +295,18 @@ class _Index:
             if bad is not None:
                 return None, f"{ref} is not valid FHIR ({bad})"
             return None, f"{ref} is not in the bundle"
+        if types and entry.rtype not in types:
+            return None, f"{ref} is a {entry.rtype}, expected {' or '.join(types)}"
+        return entry, None
+
+    @staticmethod
+    def _local(ref: str, types: tuple[str, ...], at: _Entry | None) -> tuple[_Entry | None, str | None]:
+        if at is None:
+            return None, f"{ref} is a local reference outside any resource"
+        host = at.host
+        entry = host if ref == "#" else host.local.get(ref)
+        if entry is None:
+            return None, f"{ref} is not contained in {host.key}"
         if types and entry.rtype not in types:
             return None, f"{ref} is a {entry.rtype}, expected {' or '.join(types)}"
         return entry, None
@@ -375,8 +410,9 @@ def _ext(resource: Mapping[str, Any], url: str) -> dict[str, Any] | None:
     return None
 
 
-def _refs_to(index: _Index, value: Any, target: _Entry) -> bool:
-    entry, _ = index.resolve(value)
+def _refs_to(index: _Index, value: Any, target: _Entry, at: _Entry) -> bool:
+    """Whether ``value``, a reference written in ``at``, points at ``target``."""
+    entry, _ = index.resolve(value, at=at)
     return entry is target
 
 
@@ -488,10 +524,10 @@ def _prescription(index: _Index, system: str | None, number: str, members: list[
     encounter = _encounter(index, members, prescriber, notes)
     patient = _patient(index, patient_entry)
     related = tuple(
-        _related_person(e) for e in index.by_type.get("RelatedPerson", []) if _refs_to(index, e.resource.get("patient"), patient_entry)
+        _related_person(e) for e in index.by_type.get("RelatedPerson", []) if _refs_to(index, e.resource.get("patient"), patient_entry, e)
     )
     diagnoses = tuple(
-        _diagnosis(index, e) for e in index.by_type.get("Condition", []) if _refs_to(index, e.resource.get("subject"), patient_entry)
+        _diagnosis(index, e) for e in index.by_type.get("Condition", []) if _refs_to(index, e.resource.get("subject"), patient_entry, e)
     )
     item_refs = {e.key for e in members}
     signature = _signature(index, members, item_refs, notes)
@@ -516,7 +552,7 @@ def _single_patient(index: _Index, members: list[_Entry]) -> _Entry:
     found: _Entry | None = None
     for e in members:
         subject = e.resource.get("subject")
-        entry, why = index.resolve(subject, "Patient")
+        entry, why = index.resolve(subject, "Patient", at=e)
         if entry is None:
             ref = _dict(subject).get("reference")
             raise _Unresolvable(
@@ -552,7 +588,7 @@ def _patient(index: _Index, entry: _Entry) -> Patient:
     allergies = tuple(
         Allergy(_str(e.resource.get("id")), _concept(e.resource.get("code")), _str(e.resource.get("criticality")))
         for e in index.by_type.get("AllergyIntolerance", [])
-        if _refs_to(index, e.resource.get("patient"), entry)
+        if _refs_to(index, e.resource.get("patient"), entry, e)
     )
     birth_raw = _str(r.get("birthDate"))
     return Patient(
@@ -574,7 +610,7 @@ def _weight(index: _Index, patient: _Entry) -> Decimal | None:
     best: tuple[str, Decimal] | None = None
     for e in index.by_type.get("Observation", []):
         r = e.resource
-        if not _refs_to(index, r.get("subject"), patient):
+        if not _refs_to(index, r.get("subject"), patient, e):
             continue
         if BODY_WEIGHT_CODE not in _concept(r.get("code")).codes(LOINC):
             continue
@@ -616,14 +652,14 @@ def _diagnosis(index: _Index, entry: _Entry) -> Diagnosis:
     source_type = institution = None
     for ev in _list(r.get("evidence")):
         for detail in _list(_dict(ev).get("detail")):
-            doc, _ = index.resolve(detail, "DocumentReference")
+            doc, _ = index.resolve(detail, "DocumentReference", at=entry)
             if doc is None:
                 continue
             doc_type = next(
                 (c.code for c in _concept(doc.resource.get("type")).codings if c.system == DIAGNOSIS_SOURCE_SYSTEM and c.code in DIAGNOSIS_SOURCES),
                 None,
             )
-            org, _ = index.resolve(doc.resource.get("custodian"), "Organization")
+            org, _ = index.resolve(doc.resource.get("custodian"), "Organization", at=doc)
             if doc_type and org is not None:
                 source_type, institution = doc_type, _str(org.resource.get("name")) or org.key
                 break
@@ -650,14 +686,14 @@ def _practitioner_roles(index: _Index, practitioner: _Entry) -> tuple[tuple[str,
     specialties: list[str] = []
     organization = None
     for e in index.by_type.get("PractitionerRole", []):
-        if not _refs_to(index, e.resource.get("practitioner"), practitioner):
+        if not _refs_to(index, e.resource.get("practitioner"), practitioner, e):
             continue
         for s in _list(e.resource.get("specialty")):
             c = _concept(s)
             specialties.extend(x.code for x in c.codings if x.code)
             if c.text:
                 specialties.append(c.text)
-        org, _ = index.resolve(e.resource.get("organization"), "Organization")
+        org, _ = index.resolve(e.resource.get("organization"), "Organization", at=e)
         if org is not None and organization is None:
             organization = _str(org.resource.get("name"))
     return tuple(dict.fromkeys(specialties)), organization
@@ -678,14 +714,14 @@ def _prescriber(index: _Index, members: list[_Entry], notes: list[str]) -> Presc
     ref = _str(_dict(requester).get("reference"))
     if not requester:
         return Prescriber(PrescriberKind.MISSING, None)
-    entry, why = index.resolve(requester)
+    entry, why = index.resolve(requester, at=members[0])
     if entry is None:
         kind = PrescriberKind.UNRESOLVED
         notes.append(f"开方者无法解析 / the prescriber cannot be resolved: {why or 'no reference'}")
         return Prescriber(kind, ref, name=_str(_dict(requester).get("display")))
     r = entry.resource
     if entry.rtype == "PractitionerRole":
-        practitioner, _ = index.resolve(r.get("practitioner"), "Practitioner")
+        practitioner, _ = index.resolve(r.get("practitioner"), "Practitioner", at=entry)
         if practitioner is None:
             notes.append("PractitionerRole 未指向医师 / the PractitionerRole names no Practitioner")
             return Prescriber(PrescriberKind.UNRESOLVED, ref)
@@ -718,11 +754,11 @@ def _prescriber(index: _Index, members: list[_Entry], notes: list[str]) -> Presc
 
 
 def _encounter(index: _Index, members: list[_Entry], prescriber: Prescriber, notes: list[str]) -> Encounter | None:
-    ref = next((e.resource.get("encounter") for e in members if e.resource.get("encounter")), None)
-    if ref is None:
+    holder = next((e for e in members if e.resource.get("encounter")), None)
+    if holder is None:
         notes.append("处方未关联就诊 / the prescription names no visit (Encounter)")
         return None
-    entry, why = index.resolve(ref, "Encounter")
+    entry, why = index.resolve(holder.resource.get("encounter"), "Encounter", at=holder)
     if entry is None:
         notes.append(f"就诊无法解析 / the visit cannot be resolved: {why}")
         return None
@@ -732,7 +768,7 @@ def _encounter(index: _Index, members: list[_Entry], prescriber: Prescriber, not
     participants: list[Participant] = []
     for p in _list(r.get("participant")):
         p = _dict(p)
-        who, _ = index.resolve(p.get("individual"))
+        who, _ = index.resolve(p.get("individual"), at=entry)
         ref_str = _str(_dict(p.get("individual")).get("reference"))
         ptypes = {c.code for t in _list(p.get("type")) for c in _concept(t).codings if c.system == PARTICIPATION_SYSTEM}
         if who is None:
@@ -744,7 +780,7 @@ def _encounter(index: _Index, members: list[_Entry], prescriber: Prescriber, not
             participants.append(Participant("guardian" if rp.is_guardian else "other", ref_str, rp.fhir_id, rp.name, "RelatedPerson"))
         elif who.rtype in ("Practitioner", "PractitionerRole"):
             if who.rtype == "PractitionerRole":
-                prac, _ = index.resolve(wr.get("practitioner"), "Practitioner")
+                prac, _ = index.resolve(wr.get("practitioner"), "Practitioner", at=who)
                 if prac is None:
                     continue
                 who, wr = prac, prac.resource
@@ -770,7 +806,7 @@ def _item(index: _Index, entry: _Entry, notes: list[str]) -> Item:
     reason_codes = tuple(c for rc in _list(r.get("reasonCode")) for c in _concept(rc).codings)
     reason_ids: list[str] = []
     for rr in _list(r.get("reasonReference")):
-        cond, why = index.resolve(rr, "Condition")
+        cond, why = index.resolve(rr, "Condition", at=entry)
         if cond is not None:
             reason_ids.append(_str(cond.resource.get("id")) or cond.key)
         else:
@@ -840,17 +876,34 @@ def _drug(index: _Index, entry: _Entry) -> tuple[Concept, str | None, tuple[Conc
             return drug, None, ()
     med_ref = r.get("medicationReference")
     if med_ref:
-        med, why = index.resolve(med_ref, "Medication")
+        med, why = index.resolve(med_ref, "Medication", at=entry)
         if med is None:
             raise _Unresolvable(f"{entry.key}: 药品无法解析 / the drug cannot be resolved: {why}")
         m = med.resource
         drug = _concept(m.get("code"))
-        ingredients = tuple(
-            _concept(_dict(i).get("itemCodeableConcept")) for i in _list(m.get("ingredient")) if _dict(i).get("itemCodeableConcept")
-        )
+        ingredients = tuple(_ingredients(index, med))
         if drug.codings or drug.text or ingredients:
             return drug, _concept(m.get("form")).label() or None, ingredients
     raise _Unresolvable(f"{entry.key}: 药品无法解析 / the drug cannot be resolved: no medication code or name")
+
+
+def _ingredients(index: _Index, med: _Entry) -> Iterator[Concept]:
+    """A Medication's ingredients: coded in place, or a Substance (or Medication) by reference — in the
+    bundle or contained — whose code counts like any other clue."""
+    for i in _list(med.resource.get("ingredient")):
+        i = _dict(i)
+        if i.get("itemCodeableConcept"):
+            yield _concept(i.get("itemCodeableConcept"))
+        elif i.get("itemReference"):
+            item, _ = index.resolve(i.get("itemReference"), "Substance", "Medication", at=med)
+            if item is not None:
+                concept = _concept(item.resource.get("code"))
+                if concept.codings or concept.text:
+                    yield concept
+                elif item.rtype == "Substance" and _str(item.resource.get("description")):
+                    yield Concept((), _str(item.resource.get("description")))
+            elif _str(_dict(i.get("itemReference")).get("display")):
+                yield Concept((), _str(_dict(i.get("itemReference")).get("display")))
 
 
 def _signature(index: _Index, members: list[_Entry], item_refs: set[str], notes: list[str]) -> Signature | None:
@@ -859,7 +912,7 @@ def _signature(index: _Index, members: list[_Entry], item_refs: set[str], notes:
         r = e.resource
         targets: list[str] = []
         for t in _list(r.get("target")):
-            te, _ = index.resolve(t, "MedicationRequest")
+            te, _ = index.resolve(t, "MedicationRequest", at=e)
             if te is not None:
                 targets.append(te.key)
         if not item_refs.intersection(targets):
@@ -893,7 +946,7 @@ def _dispenses(index: _Index, members: list[_Entry]) -> Iterable[Dispense]:
     for e in index.by_type.get("MedicationDispense", []):
         r = e.resource
         for auth in _list(r.get("authorizingPrescription")):
-            target, _ = index.resolve(auth, "MedicationRequest")
+            target, _ = index.resolve(auth, "MedicationRequest", at=e)
             if target is not None and target.key in by_key:
                 yield Dispense(
                     _str(r.get("id")),
