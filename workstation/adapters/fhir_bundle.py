@@ -220,8 +220,9 @@ class _Entry:
     rtype: str
     key: str  # how we name it in messages: Type/id, else the fullUrl, else "entry[i]"; contained: Container#id
     full_url: str | None = None
-    container: _Entry | None = None  # for a contained resource: the resource that holds it
-    local: dict[str, _Entry] = field(default_factory=dict)  # for a container: "#id" -> its contained resources
+    # A container and its contained resources point at each other: kept out of ==, hash and repr (no cycles).
+    container: _Entry | None = field(default=None, compare=False, repr=False)  # for a contained resource: its holder
+    local: dict[str, _Entry] = field(default_factory=dict, compare=False, repr=False)  # container: "#id" -> contained
 
     @property
     def rid(self) -> str:
