@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from review_rules.model import Finding, Result, Severity, Snapshot
 
-RULE_SET_VERSION = "2026.11-1"
+RULE_SET_VERSION = "2026.12-1"  # 2026.12: unreadable allergy and dispensing records block
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class Rule:
     citation: str
     check: RuleFunction
     override_reasons: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()  # the FHIR resource types its facts come from: an unreadable one is its evidence
 
     @property
     def doc(self) -> str:
@@ -55,14 +56,20 @@ def rule(
     message_en: str,
     citation: str,
     override_reasons: tuple[str, ...] = DEFAULT_OVERRIDE_REASONS,
+    reads: tuple[str, ...] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
-    """Register a rule function under its public id (ids are a contract: never rename one)."""
+    """Register a rule function under its public id (ids are a contract: never rename one).
+
+    ``reads`` names the FHIR resource types the rule's facts come from. When one of them arrived but could
+    not be read, each of the rule's findings carries that as evidence ("Condition/x could not be read: …"),
+    so the pharmacist sees why the fact is missing and can return the prescription as incomplete.
+    """
 
     def register(fn: RuleFunction) -> RuleFunction:
         if rule_id in REGISTRY:
             raise ValueError(f"rule id {rule_id!r} registered twice")
         REGISTRY[rule_id] = Rule(rule_id, severity, message_zh, message_en, citation, fn,
-                                 override_reasons if severity is Severity.WARN else ())
+                                 override_reasons if severity is Severity.WARN else (), reads)
         return fn
 
     return register
@@ -80,11 +87,13 @@ def run_rule(r: Rule, snapshot: Snapshot, severity: Severity | None = None) -> l
                         f"{r.message_zh}：规则无法判定（{type(exc).__name__}），请人工核对",
                         f"{r.message_en}: the rule could not decide ({type(exc).__name__}); check by hand",
                         r.citation, (str(exc)[:300],))]
+    unread = tuple(u.note for u in snapshot.unreadable_of(*r.reads)) if r.reads else ()
     return [
         Finding(r.id, sev, h.item,
                 r.message_zh + (f"：{h.detail_zh}" if h.detail_zh else ""),
                 r.message_en + (f": {h.detail_en}" if h.detail_en else ""),
-                r.citation, h.evidence, r.override_reasons if sev is Severity.WARN else ())
+                r.citation, (*h.evidence, *(n for n in unread if n not in h.evidence)),
+                r.override_reasons if sev is Severity.WARN else ())
         for h in hits
     ]
 

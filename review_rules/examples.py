@@ -25,6 +25,7 @@ from review_rules.model import (
     SignatureCheck,
     Snapshot,
     SpecialFact,
+    Unreadable,
     Visit,
 )
 
@@ -180,6 +181,9 @@ def build(facts: dict[str, object]) -> Snapshot:
         s = replace(s, items=tuple(replace(i, **item_changes) for i in s.items))  # type: ignore[arg-type]
     if "allergy" in facts:
         s = replace(s, patient=replace(s.patient, allergies=(Allergy(str(facts["allergy"])),)))
+    if "unreadable" in facts:  # resource types that arrived but failed validation
+        s = replace(s, unreadable=tuple(Unreadable(t, f"{t}/example", "example: fails validation")
+                                        for t in str(facts["unreadable"]).split(",")))
     if "name" in facts:
         s = replace(s, patient=replace(s.patient, name=facts["name"]))  # type: ignore[arg-type]
     return s

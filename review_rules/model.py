@@ -132,6 +132,19 @@ class Dispense:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A resource the review reads that arrived but could not be read (it failed validation)."""
+
+    resource_type: str  # Condition, Encounter, AllergyIntolerance, ... ("" when the type itself is unreadable)
+    reference: str  # as the bundle names it: Condition/x, a fullUrl, entry[3]
+    reason: str
+
+    @property
+    def note(self) -> str:
+        return f"{self.reference} 无法读取 / could not be read: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class InstitutionSettings:
     """The institution's choices; the defaults are the law."""
 
@@ -162,6 +175,11 @@ class Snapshot:
     diagnoses: tuple[Diagnosis, ...] = ()
     dispenses: tuple[Dispense, ...] = ()
     settings: InstitutionSettings = field(default_factory=InstitutionSettings)
+    unreadable: tuple[Unreadable, ...] = ()  # facts that arrived unreadable: evidence for the rules that need them
+
+    def unreadable_of(self, *types: str) -> tuple[Unreadable, ...]:
+        """The unreadable resources of these types; one whose type is itself unreadable counts for every type."""
+        return tuple(u for u in self.unreadable if u.resource_type in types or not u.resource_type)
 
 
 @dataclass(frozen=True, slots=True)

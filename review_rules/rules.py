@@ -169,7 +169,8 @@ def _took_part(s: Snapshot, role: str) -> bool:
 
 
 @rule("pediatric.no_guardian", B, "6岁以下儿童须有监护人参与就诊", "a child under 6 needs a guardian taking part in the visit",
-      f"{BANFA}; {ZHIYIN} 第17条")
+      f"{BANFA}; {ZHIYIN} 第17条",
+      reads=("Encounter", "RelatedPerson"))
 def no_guardian(s: Snapshot) -> Iterator[Hit]:
     """Patient under 6 at authoredOn and no guardian (GUARD/PRN/MTH/FTH) took part.
 
@@ -184,7 +185,8 @@ def no_guardian(s: Snapshot) -> Iterator[Hit]:
 
 
 @rule("pediatric.no_accompanying_physician", B, "6岁以下儿童须有陪伴医师（非开方医师）参与",
-      "a child under 6 needs an accompanying physician other than the prescriber", f"{BANFA}; {ZHIYIN} 第17条")
+      "a child under 6 needs an accompanying physician other than the prescriber", f"{BANFA}; {ZHIYIN} 第17条",
+      reads=("Encounter", "Practitioner", "PractitionerRole"))
 def no_accompanying_physician(s: Snapshot) -> Iterator[Hit]:
     """Patient under 6 and no accompanying physician (PART, not the prescriber) took part.
 
@@ -212,7 +214,8 @@ def age_unknown(s: Snapshot) -> Iterator[Hit]:
 
 
 @rule("visit.not_follow_up", B, "互联网诊疗仅限复诊，本次就诊未显示为复诊", "online visits must be follow-ups; this one is not shown to be",
-      f"{XIZE} 第18条; {ZHIYIN} 第6条")
+      f"{XIZE} 第18条; {ZHIYIN} 第6条",
+      reads=("Encounter",))
 def not_follow_up(s: Snapshot) -> Iterator[Hit]:
     """The visit is not shown to be a follow-up (SNOMED CT 390906007).
 
@@ -226,7 +229,8 @@ def not_follow_up(s: Snapshot) -> Iterator[Hit]:
         yield Hit(None, ("Encounter.type lacks 390906007",))
 
 
-@rule("diagnosis.missing", B, "药品条目未写临床诊断", "an item carries no diagnosis", f"{CHUFANG}; {SHENHE}")
+@rule("diagnosis.missing", B, "药品条目未写临床诊断", "an item carries no diagnosis", f"{CHUFANG}; {SHENHE}",
+      reads=("Condition",))
 def diagnosis_missing(s: Snapshot) -> Iterator[Hit]:
     """An item has neither reasonCode nor a resolvable reasonReference.
 
@@ -239,7 +243,8 @@ def diagnosis_missing(s: Snapshot) -> Iterator[Hit]:
 
 
 @rule("diagnosis.not_confirmed", B, "诊断与实体医疗机构明确诊断不符", "the diagnosis does not match a confirmed offline diagnosis",
-      f"{XIZE} 第18条; {ZHIYIN} 第15条, 第17条")
+      f"{XIZE} 第18条; {ZHIYIN} 第15条, 第17条",
+      reads=("Condition", "DocumentReference", "Organization"))
 def diagnosis_not_confirmed(s: Snapshot) -> Iterator[Hit]:
     """An item's diagnosis matches no confirmed offline diagnosis (3-character ICD-10 category by default).
 
@@ -261,7 +266,8 @@ def diagnosis_not_confirmed(s: Snapshot) -> Iterator[Hit]:
 
 
 @rule("prescriber.not_physician", B, "开方者不是医师（严禁人工智能等自动生成处方）",
-      "the prescriber is not a physician (no AI-generated prescriptions)", f"{XIZE} 第13条, 第21条")
+      "the prescriber is not a physician (no AI-generated prescriptions)", f"{XIZE} 第13条, 第21条",
+      reads=("Practitioner", "PractitionerRole"))
 def not_physician(s: Snapshot) -> Iterator[Hit]:
     """The requester is software, an organisation, missing or unresolvable.
 
@@ -273,7 +279,8 @@ def not_physician(s: Snapshot) -> Iterator[Hit]:
         yield Hit(None, (f"requester: {s.prescriber.kind} {s.prescriber.name or ''}".strip(),))
 
 
-@rule("prescriber.not_verified", B, "开方医师未通过实名认证", "the prescriber has not passed real-name verification", f"{XIZE} 第12–13条")
+@rule("prescriber.not_verified", B, "开方医师未通过实名认证", "the prescriber has not passed real-name verification", f"{XIZE} 第12–13条",
+      reads=("Practitioner", "PractitionerRole"))
 def not_verified(s: Snapshot) -> Iterator[Hit]:
     """A physician without real-name verification.
 
@@ -285,7 +292,8 @@ def not_verified(s: Snapshot) -> Iterator[Hit]:
 
 
 @rule("prescriber.insufficient_experience", B, "开方医师独立执业不满3年", "the prescriber has less than 3 years of independent practice",
-      f"{ZHIYIN} 第13条")
+      f"{ZHIYIN} 第13条",
+      reads=("Practitioner", "PractitionerRole"))
 def insufficient_experience(s: Snapshot) -> Iterator[Hit]:
     """Less than 3 years from the start of independent practice to authoredOn (exactly 3 years is enough).
 
@@ -303,7 +311,8 @@ def insufficient_experience(s: Snapshot) -> Iterator[Hit]:
         yield Hit(None, (f"执业起始 {p.practice_start}，开方 {on}",))
 
 
-@rule("signature.missing", B, "处方缺少医师电子签名", "the prescription carries no prescriber e-signature", f"{ZHIYIN} 第17条")
+@rule("signature.missing", B, "处方缺少医师电子签名", "the prescription carries no prescriber e-signature", f"{ZHIYIN} 第17条",
+      reads=("Provenance",))
 def signature_missing(s: Snapshot) -> Iterator[Hit]:
     """No prescriber e-signature.
 
@@ -314,7 +323,8 @@ def signature_missing(s: Snapshot) -> Iterator[Hit]:
         yield Hit(None, tuple(filter(None, (s.signature.reason,))))
 
 
-@rule("signature.invalid", B, "医师电子签名无效", "the prescriber's e-signature is not valid", f"{ZHIYIN} 第17条; 《电子签名法》第13条")
+@rule("signature.invalid", B, "医师电子签名无效", "the prescriber's e-signature is not valid", f"{ZHIYIN} 第17条; 《电子签名法》第13条",
+      reads=("Provenance",))
 def signature_invalid(s: Snapshot) -> Iterator[Hit]:
     """The signature does not verify, content changed, untrusted chain, expired certificate, or not the prescriber's.
 
@@ -327,14 +337,21 @@ def signature_invalid(s: Snapshot) -> Iterator[Hit]:
 
 
 @rule("dispensing.before_prescription", B, "存在先药后方（开方前已配发药品）", "drugs were handed out before the prescription was written",
-      f"{XIZE} 第21条")
+      f"{XIZE} 第21条",
+      reads=("MedicationDispense",))
 def before_prescription(s: Snapshot) -> Iterator[Hit]:
     """A dispense of an item was prepared or handed over before that item's authoredOn.
 
+    A dispensing record that arrived but could not be read blocks too: 先药后方 cannot be ruled out.
+
     fires: dispensed=2026-05-31T10:00:00+08:00
+    fires: unreadable=MedicationDispense
     passes: dispensed=2026-06-01T09:30:00+08:00
     passes: dispensed=none
+    passes: unreadable=Observation
     """
+    if s.unreadable_of("MedicationDispense"):
+        yield Hit(None, (), "配发记录无法读取，无法排除先药后方", "a dispensing record could not be read: 先药后方 cannot be ruled out")
     authored_by_item = {i.id: i.authored_on for i in s.items}
     for d in s.dispenses:
         written = authored_by_item.get(d.item_id)
@@ -473,7 +490,8 @@ def over_long_term_limit(s: Snapshot) -> Iterator[Hit]:
 
 
 @rule("catalog.unknown_drug", B, "药品无法与本药房药品目录匹配", "the drug cannot be matched to the pharmacy's formulary",
-      f"fail-closed design; {SHENHE}")
+      f"fail-closed design; {SHENHE}",
+      reads=("Medication", "Substance"))
 def unknown_drug(s: Snapshot) -> Iterator[Hit]:
     """The drug is not in the formulary, so it cannot be verified or dispensed.
 
@@ -493,14 +511,21 @@ def _norm(text: str) -> str:
     return _SEPARATORS.sub("", text).lower()
 
 
-@rule("allergy.match", B, "药品成分或类别与过敏史相符", "an ingredient or class of the drug matches a recorded allergy", SHENHE)
+@rule("allergy.match", B, "药品成分或类别与过敏史相符", "an ingredient or class of the drug matches a recorded allergy", SHENHE,
+      reads=("AllergyIntolerance",))
 def allergy(s: Snapshot) -> Iterator[Hit]:
     """A recorded allergy names an ingredient, the drug, or its class (e.g. 青霉素类 → ATC J01C).
 
+    An allergy record that arrived but could not be read blocks too: the allergies cannot be checked.
+
     fires: allergy=青霉素类 drug=penicillin_v
     fires: allergy=amlodipine drug=amlodipine
+    fires: unreadable=AllergyIntolerance
     passes: allergy=青霉素类 drug=amlodipine
+    passes: unreadable=Condition
     """
+    if s.unreadable_of("AllergyIntolerance"):
+        yield Hit(None, (), "过敏记录无法读取，无法核对过敏史", "an allergy record could not be read: allergies cannot be checked")
     for item in s.items:
         names = {_norm(n) for n in (*item.drug.ingredients, item.drug.name) if n}
         atc = (item.drug.atc or "").upper()

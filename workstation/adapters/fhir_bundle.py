@@ -43,6 +43,7 @@ from workstation.domain.prescription import (
     RejectedPart,
     RelatedPerson,
     Signature,
+    UnreadableResource,
 )
 
 RXWS = "https://rxws.example.org/fhir"
@@ -439,6 +440,7 @@ def _parse(data: dict[str, Any]) -> ParsedBundle:
     index = _Index()
     rejected: list[RejectedPart] = []
     orphan_invalid: list[str] = []
+    unread: list[_Invalid] = []
     bad_requests: dict[tuple[str | None, str], list[str]] = {}
     for i, raw_entry in enumerate(entries):
         if not isinstance(raw_entry, dict):
@@ -460,6 +462,8 @@ def _parse(data: dict[str, Any]) -> ParsedBundle:
                 bad_requests.setdefault(group or (None, key), []).append(f"{key}: {error}")
             else:
                 orphan_invalid.append(f"{key}: {error}")
+                if rtype is None or rtype in _REVIEWED:
+                    unread.append(_Invalid(rtype, key, resource, error))
             continue
         assert rtype is not None  # validated resources have a type
         index.add(_Entry(resource, rtype, key, full_url), full_url)
@@ -485,7 +489,7 @@ def _parse(data: dict[str, Any]) -> ParsedBundle:
     prescriptions: list[PrescriptionSnapshot] = []
     for (system, number), members in groups.items():
         try:
-            prescriptions.append(_prescription(index, system, number, members))
+            prescriptions.append(_prescription(index, system, number, members, unread))
         except _Unresolvable as exc:
             rejected.append(RejectedPart(number, exc.reason, tuple(e.key for e in members)))
 
@@ -514,11 +518,47 @@ class _Unresolvable(Exception):
         self.reason = reason
 
 
-def _prescription(index: _Index, system: str | None, number: str, members: list[_Entry]) -> PrescriptionSnapshot:
+# Resource types the review reads besides the MedicationRequests and the Patient. One of these that fails
+# validation is kept on the record (an intake note, and evidence of the rules that need it), never dropped.
+_REVIEWED = frozenset({"Condition", "Encounter", "RelatedPerson", "AllergyIntolerance", "Observation", "DocumentReference",
+                       "Organization", "Practitioner", "PractitionerRole", "Provenance", "MedicationDispense", "Medication",
+                       "Substance", "Device"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Invalid:
+    rtype: str | None
+    key: str
+    resource: Mapping[str, Any]
+    reason: str
+
+
+def _concerns(index: _Index, bad: _Invalid, patient: _Entry, members: list[_Entry]) -> bool:
+    """Whether an unreadable resource may belong to this prescription. It is read as far as its references
+    go: one that names another patient, or only other prescriptions' items, is not this one's; one whose
+    links cannot be read counts as this one's (fail closed)."""
+    for name in ("subject", "patient"):
+        linked, _ = index.resolve(bad.resource.get(name))
+        if linked is not None:
+            return linked is patient
+    targets = [*_list(bad.resource.get("target")), *_list(bad.resource.get("authorizingPrescription"))]
+    if targets:
+        resolved = [index.resolve(t)[0] for t in targets]
+        if all(r is not None for r in resolved):
+            keys = {e.key for e in members}
+            return any(r is not None and r.key in keys for r in resolved)
+    return True
+
+
+def _prescription(index: _Index, system: str | None, number: str, members: list[_Entry],
+                  unread: Iterable[_Invalid] = ()) -> PrescriptionSnapshot:
     members = sorted(members, key=lambda e: e.rid)
     notes: list[str] = []
 
     patient_entry = _single_patient(index, members)
+    unreadable = tuple(UnreadableResource(b.rtype, b.key, b.reason) for b in unread
+                       if _concerns(index, b, patient_entry, members))
+    notes.extend(u.note for u in unreadable)
     items = tuple(_item(index, e, notes) for e in members)
 
     prescriber = _prescriber(index, members, notes)
@@ -545,7 +585,8 @@ def _prescription(index: _Index, system: str | None, number: str, members: list[
         encounter=encounter,
         signature=signature,
         dispenses=dispenses,
-        intake_notes=tuple(notes),
+        intake_notes=tuple(dict.fromkeys(notes)),
+        unreadable=unreadable,
     )
 
 

@@ -55,6 +55,12 @@ def loads(cls: type[T], text: str) -> T:
 
 
 @cache
+def _defaulted(cls: Any) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls)
+                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)
+
+
+@cache
 def _hints(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -72,7 +78,9 @@ def _decode(tp: Any, value: Any) -> Any:
     names = _field_names(tp) if isinstance(tp, type) else None
     if names is not None:
         hints = _hints(tp)
-        return tp(**{n: _decode(hints[n], value.get(n)) for n in names})
+        # A field missing from older stored JSON takes its default (fields are only ever added with one).
+        defaulted = _defaulted(tp)
+        return tp(**{n: _decode(hints[n], value.get(n)) for n in names if n in value or n not in defaulted})
     if isinstance(tp, type):
         if issubclass(tp, Enum):
             return tp(value)

@@ -214,6 +214,20 @@ class Signature:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableResource:
+    """A resource the review reads (a Condition, an Encounter, an AllergyIntolerance…) that arrived with the
+    prescription but failed validation: kept on record so that nothing the hospital sent is dropped silently."""
+
+    resource_type: str | None
+    reference: str  # as the bundle names it: Condition/x, else its fullUrl, else entry[i]
+    reason: str
+
+    @property
+    def note(self) -> str:
+        return f"{self.reference} 无法读取 / could not be read: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class PrescriptionSnapshot:
     """One prescription as received: everything the rules engine and the pharmacist need."""
 
@@ -229,6 +243,7 @@ class PrescriptionSnapshot:
     signature: Signature | None
     dispenses: tuple[Dispense, ...]
     intake_notes: tuple[str, ...]  # facts intake could not resolve, shown and judged later
+    unreadable: tuple[UnreadableResource, ...] = ()  # supporting resources that failed validation
 
     @property
     def authored_on(self) -> datetime | None:

@@ -87,6 +87,7 @@ class Reviewer:
             dispenses=tuple(rm.Dispense(d.item_fhir_id, min((t for t in (d.when_prepared, d.when_handed_over) if t),
                                                             default=None)) for d in p.dispenses),
             settings=self.settings,
+            unreadable=tuple(rm.Unreadable(u.resource_type or "", u.reference, u.reason) for u in p.unreadable),
         )
 
     def _item(self, item: Item, condition_codes: dict[str, str]) -> rm.Item:
