@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +30,22 @@ def external_paths() -> list[Path]:
 # --------------------------------------------------------------------------- test-only helpers
 
 PKI = SHARED / "examples" / "pki"
+PHARMACY_TZ = timezone(timedelta(hours=8))  # the workstation's default pharmacy zone, Asia/Shanghai
+_SQUEEZE_BELOW = timedelta(hours=6)
+
+
+def earlier_today(ago: timedelta, now: datetime | None = None) -> datetime:
+    """``ago`` before ``now`` (at most 6 hours), and still on the pharmacy's calendar day.
+
+    A prescription is valid only on the day it is written (at +08:00), so "two hours ago" at 00:30 in Beijing
+    would be an expired prescription from yesterday. While the day is younger than six hours every ``ago`` is
+    squeezed by the same factor into the part of the day gone by, so the times keep their order."""
+    if ago > _SQUEEZE_BELOW:
+        raise ValueError(f"earlier_today takes at most {_SQUEEZE_BELOW}, not {ago}")
+    now = now or datetime.now(UTC)
+    local = now.astimezone(PHARMACY_TZ)
+    since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return now - ago * min(1.0, since_midnight / _SQUEEZE_BELOW)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import Pharmacy
-from tests.support import SHARED
+from tests.support import SHARED, earlier_today
 from workstation.adapters.db import orm
 from workstation.domain.accounts import PermissionDenied, Principal
 from workstation.services.detail import PrescriptionNotFound
@@ -39,9 +39,9 @@ def _opened(pharmacy: Pharmacy) -> list[dict[str, object]]:
 def _two_visits(pharmacy: Pharmacy) -> None:
     """RXD1 approved two hours ago, RXD2 for the same patient waiting."""
     now = datetime.now(UTC)
-    pharmacy.receive("RXD1", authored=now - timedelta(hours=2))
+    pharmacy.receive("RXD1", authored=earlier_today(timedelta(hours=2), now))
     pharmacy.approve("RXD1")
-    pharmacy.receive("RXD2", authored=now - timedelta(minutes=5))
+    pharmacy.receive("RXD2", authored=earlier_today(timedelta(minutes=5), now))
 
 
 def test_without_the_claim_identity_and_history_stay_hidden(pharmacy: Pharmacy) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import Pharmacy
-from tests.support import SHARED
+from tests.support import SHARED, earlier_today
 from workstation.adapters.db import orm
 from workstation.domain.prescription import PrescriptionSnapshot
 from workstation.services import queue
@@ -39,7 +39,7 @@ def test_names_are_masked(name: str | None, masked: str | None) -> None:
 def test_blocked_first_then_longest_waiting_and_unchecked_never_clean(pharmacy: Pharmacy) -> None:
     now = datetime.now(UTC)
     for i in range(3):
-        pharmacy.receive(f"RXQ{i}", authored=now - timedelta(minutes=10 - i))
+        pharmacy.receive(f"RXQ{i}", authored=earlier_today(timedelta(minutes=10 - i), now))
     narcotic = _ingest_example(pharmacy, "ex-narcotic.json")
     ws = pharmacy.ws
     # Before any rules run, nothing is summarised: all rows count as not checked, in arrival order.
@@ -63,8 +63,8 @@ def test_blocked_first_then_longest_waiting_and_unchecked_never_clean(pharmacy: 
 def test_a_failing_rules_run_is_not_checked_and_sorted_first(pharmacy: Pharmacy,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     now = datetime.now(UTC)
-    pharmacy.receive("RXOK", authored=now - timedelta(minutes=5))
-    pharmacy.receive("RXBROKEN", authored=now - timedelta(minutes=1))
+    pharmacy.receive("RXOK", authored=earlier_today(timedelta(minutes=5), now))
+    pharmacy.receive("RXBROKEN", authored=earlier_today(timedelta(minutes=1), now))
     ws = pharmacy.ws
     reviewer = ws.reviewer()
     real = Reviewer.snapshot
@@ -84,8 +84,8 @@ def test_a_failing_rules_run_is_not_checked_and_sorted_first(pharmacy: Pharmacy,
 
 def test_filters_and_search(pharmacy: Pharmacy) -> None:
     now = datetime.now(UTC)
-    pharmacy.receive("RXF1", authored=now - timedelta(minutes=3))
-    pharmacy.receive("RXF2", authored=now - timedelta(minutes=2))
+    pharmacy.receive("RXF1", authored=earlier_today(timedelta(minutes=3), now))
+    pharmacy.receive("RXF2", authored=earlier_today(timedelta(minutes=2), now))
     child = _ingest_example(pharmacy, "ex-child-no-guardian.json")
     narcotic = _ingest_example(pharmacy, "ex-narcotic.json")
     ws = pharmacy.ws

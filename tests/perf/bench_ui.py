@@ -43,7 +43,7 @@ def _p(values: list[float], q: float) -> float:
 def measure_approve_next(tmp: Path, count: int = 200) -> dict[str, float]:
     from PySide6.QtCore import QSettings
 
-    from tests.support import PKI, signed_prescription
+    from tests.support import PKI, earlier_today, signed_prescription
     from workstation.bootstrap import open_workstation
     from workstation.services import demo
     from workstation.settings import load_settings
@@ -68,7 +68,7 @@ def measure_approve_next(tmp: Path, count: int = 200) -> dict[str, float]:
                                 .values(status="withdrawn"))
             uow.commit()
         now = datetime.now(UTC)
-        base = now - timedelta(minutes=30)
+        base = earlier_today(timedelta(minutes=30), now)
         reports = list(ws.intake.ingest_many(
             (signed_prescription(f"RXBENCH{i:05d}", base + timedelta(seconds=i)), f"bench:{i}") for i in range(2 * count + 2)))
         assert all(r.outcome == "stored" for r in reports)

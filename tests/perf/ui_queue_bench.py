@@ -39,11 +39,11 @@ def _wait(app: Any, condition: Any, timeout: float = 120.0) -> None:
 
 def build(ws: Any, *, stored: int, waiting: int) -> None:
     """Fill an empty workstation: ``stored`` prescriptions, the last ``waiting`` of them still waiting."""
-    from tests.support import signed_prescription
+    from tests.support import earlier_today, signed_prescription
     from workstation.adapters.db import orm
 
     now = datetime.now(UTC)
-    report = ws.intake.ingest(signed_prescription("RXTEMPLATE", now - timedelta(minutes=5)), "bench:template")
+    report = ws.intake.ingest(signed_prescription("RXTEMPLATE", earlier_today(timedelta(minutes=5), now)), "bench:template")
     assert report.outcome == "stored", report
     with ws.uow() as uow:
         template = uow.session.scalar(select(orm.Prescription).where(orm.Prescription.number == "RXTEMPLATE"))

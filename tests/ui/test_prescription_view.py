@@ -116,12 +116,12 @@ def test_earlier_prescriptions_and_decisions_are_listed_for_the_claim_holder(
         qtbot: Any, qtmodeltester: Any, demo_ws: tuple[Workstation, str]) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from tests.support import signed_prescription
+    from tests.support import earlier_today, signed_prescription
 
     ws, _series = demo_ws
     now = datetime.now(UTC)
     for i, number in enumerate(("RXEARLIER01", "RXEARLIER02", "RXEARLIER03")):
-        report = ws.intake.ingest(signed_prescription(number, now - timedelta(minutes=30 - i)), f"test:{number}")
+        report = ws.intake.ingest(signed_prescription(number, earlier_today(timedelta(minutes=30 - i), now)), f"test:{number}")
         assert report.outcome == "stored"
     who = ws.accounts.authenticate("YS-DEMO-0001", demo.DEMO_PASSWORD)
     ws.claims.claim(who, "RXEARLIER01")

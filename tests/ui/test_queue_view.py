@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from tests.support import PKI, SHARED, signed_prescription
+from tests.support import PKI, SHARED, earlier_today, signed_prescription
 from workstation.bootstrap import Workstation, open_workstation
 from workstation.domain.accounts import Principal
 from workstation.services import formulary, queue
@@ -37,7 +37,7 @@ def stocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workstat
                                actor="test")
     now = datetime.now(UTC)
     reports = ws.intake.ingest_many(
-        (signed_prescription(f"RXQV{i:04d}", now - timedelta(minutes=WAITING - i)), f"t:{i}") for i in range(WAITING))
+        (signed_prescription(f"RXQV{i:04d}", earlier_today(timedelta(minutes=WAITING - i), now)), f"t:{i}") for i in range(WAITING))
     assert all(r.outcome == "stored" for r in reports)
     special = []
     for name in ("ex-narcotic.json", "ex-child-no-guardian.json"):
