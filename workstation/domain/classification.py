@@ -175,7 +175,7 @@ _EN_FORM_WORDS: Final[Mapping[str, Forms | None]] = {
     "oral": _ORAL, "orally": _ORAL, "solution": _f(_OL, _TOP), "suspension": _f(_OL), "syrup": _f(_OL),
     "elixir": _f(_OL), "drops": _f(_OL, _TOP), "tincture": _f(_OL, _TOP), "liquid": _f(_OL, _TOP),
     "liquids": _f(_OL, _TOP), "solid": _f(_OS), "solids": _f(_OS),
-    "injection": _f(_INJ), "injectable": _f(_INJ), "injector": _f(_INJ), "syringe": _f(_INJ),
+    "injection": _f(_INJ), "injectable": _f(_INJ), "injector": _f(_INJ), "syringe": None,
     "prefilled": _f(_INJ), "cartridge": _f(_INJ), "vial": _f(_INJ), "ampoule": _f(_INJ), "ampule": _f(_INJ),
     "intravenous": _f(_INJ), "intramuscular": _f(_INJ), "subcutaneous": _f(_INJ), "infusion": _f(_INJ),
     "pen": _f(_INJ), "transdermal": _f(_TD), "patch": _f(_TD), "patches": _f(_TD),
@@ -193,11 +193,30 @@ _EN_FORM_WORDS: Final[Mapping[str, Forms | None]] = {
     "deterrent": None, "auto": None, "metered": None, "dose": None, "pack": None, "day": None, "days": None,
     "usp": None,
     "bp": None, "nda": None, "anda": None, "bla": None, "reconstitution": None, "powder": None,
+    # dm+d and SNOMED CT product names: plural and British forms, and the words around them
+    # ("Morphine 10mg/1ml solution for injection ampoules", "Oral form morphine (medicinal product form)").
+    # A syringe says no route: dm+d has "pre-filled oral syringes" beside "pre-filled syringes" for injection.
+    "ampoules": _f(_INJ), "ampules": _f(_INJ), "vials": _f(_INJ), "syringes": None, "injections": _f(_INJ),
+    "infusions": _f(_INJ), "solutions": _f(_OL, _TOP), "suspensions": _f(_OL), "sachet": _f(_OS),
+    "sachets": _f(_OS), "lozenges": _f(_OS), "pastilles": _f(_OS), "linctus": _f(_OL), "mixture": _f(_OL),
+    "suppositories": _f(_TOP), "pessary": _f(_TOP), "pessaries": _f(_TOP), "enema": _f(_TOP),
+    "cutaneous": _f(_TOP), "plaster": _f(_TOP), "plasters": _f(_TOP), "sprays": _f(_TOP), "creams": _f(_TOP),
+    "gels": _f(_TOP), "ointments": _f(_TOP), "lotions": _f(_TOP), "inhalers": _f(_INH),
+    "oromucosal": _f(_OTHER), "orodispersible": None, "soluble": None, "gastro": None, "resistant": None,
+    "pressurised": None, "pressurized": None, "pre": None, "filled": None,
+    "films": None, "sugar": None, "free": None, "of": None, "concentrate": None,
 }
+_EN_NAME_NOISE: Final = frozenset({"of", "concentrate"})  # noise after a form, part of some listed names
+# The words a dictionary writes around a name ("Product containing precisely morphine … (clinical drug)",
+# "Morphine-containing product", "Oral form morphine"): left out before the name is read at all.
+_EN_DESCRIPTION_WORDS: Final = frozenset({
+    "product", "products", "containing", "only", "precisely", "medicinal", "clinical", "drug", "real", "form",
+    "forms", "conventional", "each", "in",
+})
 _EN_MODIFIED_RELEASE: Final = frozenset({
     "extended", "delayed", "sustained", "controlled", "prolonged", "modified", "er", "sr", "xr", "cr", "xl",
     "la",
-    "dr", "enteric",
+    "dr", "enteric", "gastro", "resistant",
 })
 # Route words win over shape words in this order ("Injectable Suspension" is an injection).
 _FORM_PRIORITY: Final = (_INJ, _INH, _TD, _TOP, _RAW, _OTHER)
@@ -236,19 +255,31 @@ _RACEMATE_ZH: Final = ("消旋",)
 _MASS_MG: Final[Mapping[str, Decimal]] = {
     "mg": Decimal(1), "毫克": Decimal(1), "g": Decimal(1000), "gm": Decimal(1000), "克": Decimal(1000),
     "mcg": Decimal("0.001"), "μg": Decimal("0.001"), "ug": Decimal("0.001"), "微克": Decimal("0.001"),
+    # Spelled out, as SNOMED CT and dm+d write them ("5micrograms/hour", "10 milligram/1 milliliter").
+    "milligram": Decimal(1), "milligrams": Decimal(1), "milligramme": Decimal(1), "milligrammes": Decimal(1),
+    "gram": Decimal(1000), "grams": Decimal(1000), "gramme": Decimal(1000), "grammes": Decimal(1000),
+    "microgram": Decimal("0.001"), "micrograms": Decimal("0.001"), "microgramme": Decimal("0.001"),
+    "microgrammes": Decimal("0.001"), "nanogram": Decimal("0.000001"), "nanograms": Decimal("0.000001"),
+    "ng": Decimal("0.000001"),
 }
+_ML_SPELLINGS: Final[Mapping[str, tuple[str, Decimal]]] = {
+    spelling: ("ml", Decimal(1)) for spelling in ("millilitre", "millilitres", "milliliter", "milliliters")
+} | {spelling: ("ml", Decimal(1000)) for spelling in ("litre", "litres", "liter", "liters")}
 _OTHER_UNITS: Final[Mapping[str, tuple[str, Decimal]]] = {
     "ml": ("ml", Decimal(1)), "毫升": ("ml", Decimal(1)), "l": ("ml", Decimal(1000)),
     "iu": ("unit", Decimal(1)), "unt": ("unit", Decimal(1)), "unit": ("unit", Decimal(1)),
     "units": ("unit", Decimal(1)), "单位": ("unit", Decimal(1)), "万单位": ("unit", Decimal(10000)),
     "万u": ("unit", Decimal(10000)), "万iu": ("unit", Decimal(10000)), "meq": ("meq", Decimal(1)),
-    "%": ("%", Decimal(1)),
+    "%": ("%", Decimal(1)), **_ML_SPELLINGS,
 }
 _DENOMINATORS: Final[Mapping[str, tuple[str, Decimal]]] = {
     "ml": ("ml", Decimal(1)), "毫升": ("ml", Decimal(1)), "l": ("ml", Decimal(1000)),
     "hr": ("hr", Decimal(1)),
-    "h": ("hr", Decimal(1)), "actuat": ("actuat", Decimal(1)), "揿": ("actuat", Decimal(1)),
-    "喷": ("actuat", Decimal(1)),
+    "h": ("hr", Decimal(1)), "hour": ("hr", Decimal(1)), "hours": ("hr", Decimal(1)),
+    "actuat": ("actuat", Decimal(1)), "actuation": ("actuat", Decimal(1)), "actuations": ("actuat", Decimal(1)),
+    "dose": ("actuat", Decimal(1)), "doses": ("actuat", Decimal(1)), "spray": ("actuat", Decimal(1)),
+    "sprays": ("actuat", Decimal(1)), "puff": ("actuat", Decimal(1)), "puffs": ("actuat", Decimal(1)),
+    "揿": ("actuat", Decimal(1)), "喷": ("actuat", Decimal(1)), **_ML_SPELLINGS,
 }
 _UNIT_ALTERNATIVES: Final = "|".join(
     re.escape(u) for u in sorted({*_MASS_MG, *_OTHER_UNITS}, key=len, reverse=True)
@@ -1416,7 +1447,7 @@ class Classifier:
         s = _BRACKETED.sub(" ", folded)
         s = _compact_nuclides(s)
         s = _strip_paren(s)
-        tokens = _EN_TOKEN.findall(s)
+        tokens = [t for t in _EN_TOKEN.findall(s) if t not in _EN_DESCRIPTION_WORDS]
         segments: list[list[tuple[str, str]]] = [[]]  # (kind, token): kind "num", "unit", "den", "word"
         for i, token in enumerate(tokens):
             previous = segments[-1][-1] if segments[-1] else None
@@ -1456,7 +1487,7 @@ class Classifier:
         forms = _combine_forms(form_sets)
         strengths = frozenset(_amounts(_BRACKETED.sub(" ", folded)))
         # The whole name first: "calcium carbonate and colecalciferol", "poppy capsule" are names.
-        whole = [t for t in _en_words(s) if not t[0].isdigit() or t in _NUCLIDES]
+        whole = [t for t in _en_words(s) if (not t[0].isdigit() or t in _NUCLIDES) and t not in _EN_DESCRIPTION_WORDS]
         whole_hit = self._resolve_en(whole, exact_only=True) if whole else None
         ingredients: list[_Ingredient] = []
         resolved = True
@@ -1470,6 +1501,9 @@ class Classifier:
                     continue
                 amount = self._segment_amount(seg)
                 hit = self._resolve_en(words, exact_only=True) or self._resolve_en(names, exact_only=False)
+                if hit is None:  # a noise word may belong to the name: "concentrate of poppy straw"
+                    spoken = [w for w in words if w not in _EN_FORM_WORDS or w in _EN_NAME_NOISE]
+                    hit = self._resolve_en(spoken, exact_only=False) if spoken != names else None
                 if hit is None:
                     resolved = False
                     ingredients.append(_Ingredient(" ".join(_en_salt_free(names)), None, None, "", amount))
