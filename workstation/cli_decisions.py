@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from workstation.adapters.db.types import utcnow
 from workstation.domain.accounts import Principal, parse_roles
 from workstation.domain.errors import DomainError
+from workstation.domain.local_time import shown
 
 if TYPE_CHECKING:
     from workstation.bootstrap import Workstation
@@ -43,8 +45,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     lk = ps.add_parser("lock", help="deactivate an account")
     lk.add_argument("--licence", required=True)
     lk.add_argument("--reason", default="locked by an administrator")
-    ul = ps.add_parser("unlock", help="re-activate an account and clear a login lockout")
+    ul = ps.add_parser("unlock", help="re-activate an account and clear a login or signing-PIN lockout")
     ul.add_argument("--licence", required=True)
+    pw = ps.add_parser("passwd", help="change your own password (old and new password and your signing PIN asked, or "
+                                      "RXWS_PASSWORD, RXWS_NEW_PASSWORD, RXWS_PIN); the signing key is re-encrypted")
+    pw.add_argument("--licence", required=True)
 
     s = sub.add_parser("ca", help="the pharmacy's own certificate authority (药房本地CA)")
     cs = s.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -148,12 +153,24 @@ def cmd_pharmacist(args: argparse.Namespace, out: TextIO) -> int:
             print(f"签名证书已就绪 signing certificate ready: {cred.subject}, serial {cred.serial}, issued by {cred.issuer}, "
                   f"valid {cred.not_before:%Y-%m-%d} – {cred.not_after:%Y-%m-%d} ({cred.source})", file=out)
         elif args.action == "list":
+            zone, now = ws.settings.pharmacy_time_zone, utcnow()
             for p in ws.accounts.list(admin):
                 state = "active" if p.active else "deactivated"
-                if p.locked_until is not None and p.active:
-                    state = f"locked until {p.locked_until:%Y-%m-%d %H:%M} UTC"
-                print(f"{p.licence}\t{p.name}\t{','.join(sorted(r.value for r in p.roles))}\t{state}\t"
-                      f"{'enrolled' if p.enrolled else 'not enrolled'}", file=out)
+                if p.locked_until is not None and p.locked_until > now and p.active:
+                    state = f"login locked until {shown(p.locked_until, zone)}"
+                signing = "enrolled" if p.enrolled else "not enrolled"
+                if p.pin_locked_until is not None and p.pin_locked_until > now:
+                    signing += f", signing PIN locked until {shown(p.pin_locked_until, zone)}"
+                print(f"{p.licence}\t{p.name}\t{','.join(sorted(r.value for r in p.roles))}\t{state}\t{signing}",
+                      file=out)
+        elif args.action == "passwd":
+            who, old = _login(ws, args.licence)
+            new = ask_secret("新密码 new password: ", "RXWS_NEW_PASSWORD", confirm=True)
+            held = ws.signing.credential(args.licence) is not None
+            ws.signing.change_password(who, old_password=old, new_password=new,
+                                       pin=ask_secret("签名PIN signing PIN: ", "RXWS_PIN") if held else None)
+            print(f"已修改密码 password changed for {args.licence}"
+                  + ("；签名密钥已随新密码重新加密 / the signing key is re-encrypted under it" if held else ""), file=out)
         elif args.action == "lock":
             ws.accounts.lock(admin, args.licence, reason=args.reason)
             print(f"已停用 deactivated {args.licence}", file=out)

@@ -115,3 +115,32 @@ def test_the_whole_decision_flow_from_the_command_line_leaves_no_secret_behind(
             assert secret not in text, f"a secret appears in {where}"
         assert "BEGIN PRIVATE KEY" not in text and "BEGIN EC PRIVATE KEY" not in text, f"an unencrypted key in {where}"
     assert "ENCRYPTED PRIVATE KEY" in haystacks["table signing_credential"]  # keys are there, but only encrypted
+
+
+def test_a_password_change_and_a_pin_lock_from_the_command_line(
+        env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out: list[str] = []
+    assert _run(capsys, out, "formulary", "import", str(SHARED / "examples" / "formulary.csv"))[0] == 0
+    assert _run(capsys, out, "pharmacist", "add", "--name", "李药师", "--licence", "PH0001", "--role", "pharmacist")[0] == 0
+    assert _run(capsys, out, "pharmacist", "enroll", "--licence", "PH0001")[0] == 0
+    monkeypatch.setenv("RXWS_NEW_PASSWORD", "Second-Desk-2027")
+    code, text, err = _run(capsys, out, "pharmacist", "passwd", "--licence", "PH0001")
+    assert code == 0 and "the signing key is re-encrypted" in text, err
+    monkeypatch.setenv("RXWS_PASSWORD", "Second-Desk-2027")
+    bundle = tmp_path / "rx.json"
+    bundle.write_bytes(signed_prescription("RXPIN1", datetime.now(UTC)))
+    assert _run(capsys, out, "ingest", str(bundle))[0] == 0
+    assert _run(capsys, out, "claim", "RXPIN1", "--as", "PH0001")[0] == 0
+    monkeypatch.setenv("RXWS_PIN", "739164")
+    for _ in range(5):  # each command is a new process: only the stored count can lock
+        code, _text, err = _run(capsys, out, "decide", "RXPIN1", "--as", "PH0001", "--approve")
+        assert code != 0
+    assert "5 wrong signing PINs in a row" in err
+    code, text, _ = _run(capsys, out, "pharmacist", "list")
+    assert "signing PIN locked until" in text and "(Asia/Shanghai)" in text
+    monkeypatch.setenv("RXWS_PIN", PIN)
+    code, _text, err = _run(capsys, out, "decide", "RXPIN1", "--as", "PH0001", "--approve")
+    assert code != 0 and "signing is locked" in err
+    assert _run(capsys, out, "pharmacist", "unlock", "--licence", "PH0001")[0] == 0
+    code, text, err = _run(capsys, out, "decide", "RXPIN1", "--as", "PH0001", "--approve")
+    assert code == 0 and "approved and signed: RXPIN1 v1" in text, err

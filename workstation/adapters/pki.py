@@ -5,7 +5,8 @@ self-signed CA and ``issue_pharmacist_certificate`` gives each pharmacist a P-25
 subject ``serialNumber`` (OID 2.5.4.5) is the pharmacist's licence number (执业药师注册证号), the same
 shape the intake profile §7 gives physicians, so ``signature.trusted_path`` judges both. A pharmacy that
 has CA-issued certificates imports them with ``load_credential``. A private key is kept only encrypted
-under the pharmacist's PIN (``encrypt_private_key``), as a standard PKCS#8 ``ENCRYPTED PRIVATE KEY``.
+under the pharmacist's password and PIN together (``key_passphrase``, ``encrypt_private_key``), as a standard
+PKCS#8 ``ENCRYPTED PRIVATE KEY``: a copy of the database cannot be opened by trying the PIN space alone.
 """
 
 from __future__ import annotations
@@ -208,6 +209,13 @@ def check_pin_policy(pin: str) -> None:
         raise WeakPin("PIN 不能是连续序列（如 123456、654321）/ the PIN must not be a simple run such as 123456")
     if any(len(pin) % n == 0 and pin == pin[:n] * (len(pin) // n) for n in (2, 3)):
         raise WeakPin("PIN 不能是重复的短序列（如 121212、123123）/ the PIN must not repeat a block such as 121212")
+
+
+def key_passphrase(password: str, pin: str) -> str:
+    """The secret a pharmacist's private key is encrypted under: password and PIN, both needed.
+
+    The password's length leads, so no two (password, PIN) pairs give the same passphrase."""
+    return f"{len(password)}:{password}\x00{_normalise_pin(pin)}"
 
 
 def encrypt_private_key(key: ec.EllipticCurvePrivateKey, pin: str) -> bytes:

@@ -43,6 +43,7 @@ class PharmacistInfo:
     active: bool
     locked_until: datetime | None
     enrolled: bool  # holds an active signing credential
+    pin_locked_until: datetime | None = None  # five wrong signing PINs in a row lock signing until then
 
 
 def check_password_policy(password: str) -> None:
@@ -112,14 +113,19 @@ class AccountService:
             uow.commit()
 
     def unlock(self, principal: Principal, licence: str) -> None:
-        """Re-activate an account and clear a lockout after failed logins."""
+        """Re-activate an account and clear a lockout after failed logins or wrong signing PINs."""
         require(principal, Action.MANAGE_ACCOUNTS)
         with self._uow() as uow:
             row = _by_licence(uow, licence)
             row.active, row.failed_logins, row.locked_until = True, 0, None
             row.updated_at = self._clock()
+            credentials = uow.session.scalars(select(orm.SigningCredential).where(
+                orm.SigningCredential.pharmacist_id == row.id, orm.SigningCredential.active.is_(True))).all()
+            pin_locked = any(c.pin_locked_until is not None and c.pin_locked_until > row.updated_at for c in credentials)
+            for c in credentials:
+                c.pin_failures, c.pin_locked_until = 0, None
             audit.record(uow, actor=principal.actor, action="account.unlocked", subject=f"pharmacist:{licence}",
-                         details={}, at=row.updated_at)
+                         details={"signing_pin_lock_cleared": pin_locked}, at=row.updated_at)
             uow.commit()
 
     def authenticate(self, licence: str, password: str, *, where: str = "cli") -> Principal:
@@ -173,9 +179,10 @@ class AccountService:
 
     @staticmethod
     def _info(uow: UnitOfWork, row: orm.Pharmacist) -> PharmacistInfo:
-        enrolled = uow.session.scalar(select(orm.SigningCredential.id).where(
-            orm.SigningCredential.pharmacist_id == row.id, orm.SigningCredential.active.is_(True)).limit(1)) is not None
-        return PharmacistInfo(row.id, row.licence, row.name, parse_roles(row.roles), row.active, row.locked_until, enrolled)
+        credential = uow.session.scalar(select(orm.SigningCredential).where(
+            orm.SigningCredential.pharmacist_id == row.id, orm.SigningCredential.active.is_(True)).limit(1))
+        return PharmacistInfo(row.id, row.licence, row.name, parse_roles(row.roles), row.active, row.locked_until,
+                              credential is not None, None if credential is None else credential.pin_locked_until)
 
 
 def _by_licence(uow: UnitOfWork, licence: str) -> orm.Pharmacist:

@@ -206,7 +206,8 @@ def _ready_accounts(make_uow: Callable[[], UnitOfWork], accounts: AccountService
             assert row is not None
             holder = principal_of(row)
         signer = demo.staff[account.licence]
-        # The same storage as enrolment and import: the key encrypted under the PIN, the chain beside it.
-        signing._store(who, holder, signer.key, signer.chain, DEMO_PIN, "demo-ca")
+        # The same storage as enrolment and import: the key under password and PIN, the chain beside it.
+        signing.store_credential(who, holder, signer.key, signer.chain, password=DEMO_PASSWORD, pin=DEMO_PIN,
+                                 source="demo-ca")
         issued.append(account.licence)
     return tuple(issued)

@@ -2,8 +2,12 @@
 
 - The pharmacy's own CA (embedded default) issues each pharmacist an ES256 certificate whose subject
   ``serialNumber`` is their licence number; a real deployment imports a CA-issued one instead.
-- A private key is stored only encrypted (PKCS#8 under a key derived from the signing PIN, which is
-  never stored). The CA key is encrypted under a random passphrase kept in the OS keyring.
+- A private key is stored only encrypted: PKCS#8 under a key derived from the pharmacist's password and
+  signing PIN together (neither is stored), re-encrypted when the password changes, so a copy of the database
+  cannot be opened by trying the PIN space alone. The CA key is encrypted under a random passphrase kept in
+  the OS keyring.
+- Five wrong signing PINs in a row lock the credential for 15 minutes (audited); the count and the lock are
+  stored with the credential, so a restart or another workstation does not reset them.
 - 21 CFR 11.200 continuous session: the first signature of a session needs password and PIN, later
   ones the PIN; after 10 minutes idle or a lock, both again. The decrypted key lives only in the
   session's memory and is dropped when the session ends, locks or idles out.
@@ -13,11 +17,14 @@
 from __future__ import annotations
 
 import hmac
+import math
 import secrets as pysecrets
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,18 +37,31 @@ from workstation.adapters.db.uow import UnitOfWork
 from workstation.domain.accounts import Action, Principal, require
 from workstation.domain.errors import DomainError
 from workstation.services import audit
-from workstation.services.accounts import AccountService
+from workstation.services.accounts import AccountService, check_password_policy, hash_password
 
 IDLE_LIMIT = timedelta(minutes=10)
 CLOCK_REFUSE = timedelta(minutes=5)
 CLOCK_WARN = timedelta(seconds=60)
 MAX_PIN_FAILURES = 5
+PIN_LOCKOUT = timedelta(minutes=15)
+BOUND = "password+pin"  # SigningCredential.key_binding of a key encrypted under both secrets
 CA_NAME = "处方审核工作站 药房本地CA"
 CA_SECRET = "pharmacy-ca-key"
 
 
 class PasswordRequired(DomainError):
     """The session is new, idle for 10 minutes or locked: password and PIN are both needed."""
+
+
+class PinLocked(DomainError):
+    """Five wrong signing PINs in a row: this signing credential signs nothing until ``until``."""
+
+    def __init__(self, until: datetime, now: datetime) -> None:
+        minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+        super().__init__(f"签名PIN连续错误{MAX_PIN_FAILURES}次，签名已锁定，约 {minutes} 分钟后再试（管理员可用 rxws pharmacist "
+                         f"unlock 解锁）/ {MAX_PIN_FAILURES} wrong signing PINs in a row: signing is locked for about "
+                         f"{minutes} more minute(s) (an administrator can clear it with rxws pharmacist unlock)")
+        self.until = until
 
 
 class ClockSkew(DomainError):
@@ -73,7 +93,6 @@ class SigningSession:
     _pin_check: bytes = field(default=b"", repr=False)
     _pin_secret: bytes = field(default_factory=lambda: pysecrets.token_bytes(32), repr=False)
     last_activity: datetime | None = None
-    pin_failures: int = 0
     clock_warning: str | None = None  # the last clock check's warning, for the UI
 
     def needs_password(self, now: datetime) -> bool:
@@ -86,7 +105,7 @@ class SigningSession:
     end = lock
 
     def _verifier(self, pin: str) -> bytes:
-        return hmac.new(self._pin_secret, pin.encode("utf-8"), "sha256").digest()
+        return hmac.new(self._pin_secret, unicodedata.normalize("NFKC", pin).encode("utf-8"), "sha256").digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +188,8 @@ class SigningService:
         key = pki.generate_key()
         cert = pki.issue_pharmacist_certificate(ca_cert, ca_key, name=pharmacist.name, licence=licence,
                                                 public_key=key.public_key(), now=self._clock())
-        return self._store(principal, pharmacist, key, [cert, ca_cert], pin, "local-ca")
+        return self.store_credential(principal, pharmacist, key, [cert, ca_cert], password=password, pin=pin,
+                                     source="local-ca")
 
     def import_credential(self, principal: Principal, licence: str, *, password: str, pin: str,
                           files: Sequence[Path], file_password: str | None) -> CredentialInfo:
@@ -182,10 +202,13 @@ class SigningService:
         if serial != licence:
             raise DomainError(f"证书的 serialNumber 为 {serial!r}，与药师注册证号 {licence} 不符 / the certificate's subject "
                               f"serialNumber is {serial!r}, not the licence number {licence}")
-        return self._store(principal, pharmacist, key, chain, pin, "imported")
+        return self.store_credential(principal, pharmacist, key, chain, password=password, pin=pin, source="imported")
 
-    def _store(self, principal: Principal, pharmacist: Principal, key: ec.EllipticCurvePrivateKey,
-               chain: Sequence[x509.Certificate], pin: str, source: str) -> CredentialInfo:
+    def store_credential(self, principal: Principal, pharmacist: Principal, key: ec.EllipticCurvePrivateKey,
+                         chain: Sequence[x509.Certificate], *, password: str, pin: str, source: str) -> CredentialInfo:
+        """Make ``key`` and ``chain`` the pharmacist's one active credential, the key encrypted under the
+        pharmacist's password and PIN together; earlier credentials stay, inactive, for verifying."""
+        passphrase = pki.key_passphrase(password, pin)
         leaf = chain[0]
         now = self._clock()
         with self._uow() as uow:
@@ -196,7 +219,7 @@ class SigningService:
             uow.session.add(orm.SigningCredential(
                 pharmacist_id=pharmacist.pharmacist_id, certificate_pem=pki.certificate_pem([leaf]).decode("ascii"),
                 chain_pem=pki.certificate_pem(chain[1:]).decode("ascii"),
-                encrypted_key_pem=pki.encrypt_private_key(key, pin).decode("ascii"), source=source,
+                encrypted_key_pem=pki.encrypt_private_key(key, passphrase).decode("ascii"), key_binding=BOUND, source=source,
                 serial=f"{leaf.serial_number:x}", not_before=leaf.not_valid_before_utc, not_after=leaf.not_valid_after_utc,
                 active=True, created_at=now))
             audit.record(uow, actor=principal.actor, action="signing.enrolled", subject=f"pharmacist:{pharmacist.licence}",
@@ -223,54 +246,150 @@ class SigningService:
         return SigningSession(principal)
 
     def signer(self, session: SigningSession, *, pin: str, password: str | None = None) -> Signer:
-        """The key to sign one decision with, under the continuous-session rule, after the clock check."""
+        """The key to sign one decision with, under the continuous-session rule, after the clock and PIN-lock checks."""
         now = self._clock()
         self.check_clock(session)
         p = session.principal
         assert p.licence is not None and p.pharmacist_id is not None
+        failures = self._refuse_if_locked(session, now)
         if session.needs_password(now):
             if password is None:
                 session.lock()
                 raise PasswordRequired("本次签名需要密码和签名PIN / this signature needs your password and your signing PIN "
                                        "(first signature of the session, 10 minutes idle, or after a lock)")
             self._accounts.authenticate(p.licence, password, where="signing")
-            key, chain = self._unlock(p, pin)
+            try:
+                key, chain = self._unlock(p, password, pin, now)
+            except pki.WrongPin:
+                self._pin_failed(session, now)
             session._key, session._chain, session._pin_check = key, chain, session._verifier(pin)
-            session.pin_failures = 0
         elif not hmac.compare_digest(session._verifier(pin), session._pin_check):
-            session.pin_failures += 1
-            self._audit_pin_failure(p, session.pin_failures)
-            if session.pin_failures >= MAX_PIN_FAILURES:
-                session.lock()
-                raise PasswordRequired("签名PIN连续错误，请重新输入密码和PIN / the signing PIN was wrong too often: "
-                                       "password and PIN are needed again")
-            raise pki.WrongPin("签名PIN错误 / wrong signing PIN")
+            self._pin_failed(session, now)
+        if failures:
+            self._pin_succeeded(p)
         session.last_activity = now
         assert session._key is not None
         return Signer(session._key, session._chain, p.licence, p.name)
 
-    def _unlock(self, p: Principal, pin: str) -> tuple[ec.EllipticCurvePrivateKey, tuple[x509.Certificate, ...]]:
+    def change_password(self, principal: Principal, *, old_password: str, new_password: str,
+                        pin: str | None = None) -> None:
+        """A pharmacist changes their own password; their signing key is re-encrypted under the new one.
+
+        The PIN is needed when the pharmacist holds a signing credential (the key opens only with both);
+        a wrong one counts towards the PIN lock. Password, key and audit event change in one transaction."""
+        assert principal.licence is not None and principal.pharmacist_id is not None
+        check_password_policy(new_password)
+        if new_password == old_password:
+            raise DomainError("新密码不能与旧密码相同 / the new password must differ from the old one")
+        now = self._clock()
+        self._accounts.authenticate(principal.licence, old_password, where="password-change")
+        session = SigningSession(principal)
+        key: ec.EllipticCurvePrivateKey | None = None
+        if self._active(principal) is not None:
+            if not pin:
+                raise DomainError("修改密码需要签名PIN（签名密钥随密码重新加密）/ changing the password needs your signing "
+                                  "PIN: the signing key is re-encrypted under the new password")
+            failures = self._refuse_if_locked(session, now)
+            try:
+                key, _chain = self._unlock(principal, old_password, pin, now)
+            except pki.WrongPin:
+                self._pin_failed(session, now)
+            if failures:
+                self._pin_succeeded(principal)
+        new_hash = hash_password(new_password)  # slow on purpose: outside the transaction
+        sealed = None if key is None else pki.encrypt_private_key(key, pki.key_passphrase(new_password, pin or ""))
         with self._uow() as uow:
-            row = uow.session.scalar(select(orm.SigningCredential).where(
-                orm.SigningCredential.pharmacist_id == p.pharmacist_id, orm.SigningCredential.active.is_(True)))
+            account = uow.session.get_one(orm.Pharmacist, principal.pharmacist_id)
+            account.password_hash, account.updated_at = new_hash, now
+            row = self._active_row(uow, principal)
+            if sealed is not None and row is not None:
+                row.encrypted_key_pem, row.key_binding = sealed.decode("ascii"), BOUND
+            audit.record(uow, actor=principal.actor, action="account.password_changed",
+                         subject=f"pharmacist:{principal.licence}",
+                         details={"signing_key_reencrypted": sealed is not None}, at=now)
+            uow.commit()
+
+    # -- the stored key and its PIN lock
+
+    @staticmethod
+    def _active_row(uow: UnitOfWork, p: Principal, *, for_update: bool = False) -> orm.SigningCredential | None:
+        q = select(orm.SigningCredential).where(orm.SigningCredential.pharmacist_id == p.pharmacist_id,
+                                                orm.SigningCredential.active.is_(True))
+        return uow.session.scalar(q.with_for_update() if for_update else q)
+
+    def _active(self, p: Principal) -> tuple[int, datetime | None] | None:
+        """The active credential's wrong-PIN count and lock, or None when the pharmacist holds none."""
+        with self._uow() as uow:
+            row = self._active_row(uow, p)
+            return None if row is None else (row.pin_failures, row.pin_locked_until)
+
+    def _refuse_if_locked(self, session: SigningSession, now: datetime) -> int:
+        """The wrong PINs counted so far; PinLocked while the credential's lock lasts, NotEnrolled without one."""
+        p = session.principal
+        state = self._active(p)
+        if state is None:
+            session.lock()
+            raise NotEnrolled(f"{p.name} 还没有签名证书 / {p.actor} holds no signing certificate: "
+                              "`rxws pharmacist enroll`")
+        failures, until = state
+        if until is not None and until > now:
+            session.lock()
+            raise PinLocked(until, now)
+        return failures
+
+    def _pin_failed(self, session: SigningSession, now: datetime) -> NoReturn:
+        """Count a wrong PIN on the stored credential (committed, audited); the fifth in a row locks it."""
+        p = session.principal
+        with self._uow() as uow:
+            row = self._active_row(uow, p, for_update=True)
+            assert row is not None
+            row.pin_failures += 1
+            failures = row.pin_failures
+            audit.record(uow, actor=p.actor, action="signing.pin_failed", subject=p.actor,
+                         details={"failures": failures}, at=now)
+            until = None
+            if failures >= MAX_PIN_FAILURES:
+                until = row.pin_locked_until = now + PIN_LOCKOUT
+                row.pin_failures = 0
+                audit.record(uow, actor="system", action="signing.pin_locked", subject=p.actor,
+                             details={"until": until.isoformat(), "after_failures": failures}, at=now)
+            uow.commit()
+        if until is not None:
+            session.lock()
+            raise PinLocked(until, now)
+        left = MAX_PIN_FAILURES - failures
+        raise pki.WrongPin(f"签名PIN错误，再错 {left} 次将锁定15分钟 / wrong signing PIN: {left} more wrong "
+                           f"and signing locks for 15 minutes")
+
+    def _pin_succeeded(self, p: Principal) -> None:
+        with self._uow() as uow:
+            row = self._active_row(uow, p, for_update=True)
+            if row is not None and row.pin_failures:
+                row.pin_failures = 0
+                uow.commit()
+
+    def _unlock(self, p: Principal, password: str, pin: str,
+                now: datetime) -> tuple[ec.EllipticCurvePrivateKey, tuple[x509.Certificate, ...]]:
+        """Open the stored key with password and PIN; a key stored under the PIN alone is re-bound to both."""
+        with self._uow() as uow:
+            row = self._active_row(uow, p)
             if row is None:
                 raise NotEnrolled(f"{p.name} 还没有签名证书 / {p.actor} holds no signing certificate: "
                                   "`rxws pharmacist enroll`")
-            key_pem, cert_pem, chain_pem = row.encrypted_key_pem, row.certificate_pem, row.chain_pem
-        try:
-            key = pki.decrypt_private_key(key_pem.encode("ascii"), pin)
-        except pki.WrongPin:
-            self._audit_pin_failure(p, 1)
-            raise
+            key_pem, cert_pem, chain_pem, binding = row.encrypted_key_pem, row.certificate_pem, row.chain_pem, row.key_binding
+        key = pki.decrypt_private_key(key_pem.encode("ascii"), pin if binding != BOUND else pki.key_passphrase(password, pin))
+        if binding != BOUND:
+            sealed = pki.encrypt_private_key(key, pki.key_passphrase(password, pin)).decode("ascii")
+            with self._uow() as uow:
+                row = self._active_row(uow, p, for_update=True)
+                if row is not None and row.key_binding != BOUND:
+                    row.encrypted_key_pem, row.key_binding = sealed, BOUND
+                    audit.record(uow, actor=p.actor, action="signing.key_rebound", subject=p.actor,
+                                 details={"binding": BOUND, "was": binding}, at=now)
+                    uow.commit()
         chain = (pki.certificates_from_pem(cert_pem.encode("ascii"))[0],
                  *(pki.certificates_from_pem(chain_pem.encode("ascii")) if chain_pem.strip() else ()))
         return key, chain
-
-    def _audit_pin_failure(self, p: Principal, failures: int) -> None:
-        with self._uow() as uow:
-            audit.record(uow, actor=p.actor, action="signing.pin_failed", subject=p.actor,
-                         details={"failures_in_session": failures}, at=self._clock())
-            uow.commit()
 
     # -- the clock
 

@@ -359,7 +359,7 @@ class PharmacyCa(Base):
 
 
 class SigningCredential(Base):
-    """A pharmacist's signing certificate and private key, the key encrypted under their signing PIN."""
+    """A pharmacist's signing certificate and private key, the key encrypted under their password and signing PIN."""
 
     __tablename__ = "signing_credential"
 
@@ -367,13 +367,18 @@ class SigningCredential(Base):
     pharmacist_id: Mapped[int] = mapped_column(ForeignKey("pharmacist.id"), index=True)
     certificate_pem: Mapped[str] = mapped_column(Text)
     chain_pem: Mapped[str] = mapped_column(Text)  # the issuers above the leaf, nearest first
-    encrypted_key_pem: Mapped[str] = mapped_column(Text)  # PKCS#8, encrypted with a key derived from the PIN
+    encrypted_key_pem: Mapped[str] = mapped_column(Text)  # PKCS#8, encrypted under password and PIN (key_binding)
     source: Mapped[str] = mapped_column(String(16))  # local-ca | imported
     serial: Mapped[str] = mapped_column(String(64))
     not_before: Mapped[datetime] = mapped_column(UtcDateTime)
     not_after: Mapped[datetime] = mapped_column(UtcDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Wrong PINs in a row, kept here so that a restart or another workstation does not reset them.
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # "password+pin": the key is encrypted under both; "pin": stored before that, re-bound at the next signature.
+    key_binding: Mapped[str] = mapped_column(String(16), default="password+pin", server_default="pin")
 
 
 class Claim(Base):
