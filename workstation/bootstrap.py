@@ -108,7 +108,7 @@ class Workstation:
     @cached_property
     def decisions(self) -> DecisionService:
         return DecisionService(self.uow, self.reviewer, self.signing, self.release_anchors,
-                               time_zone=self.settings.pharmacy_time_zone)
+                               time_zone=self.settings.pharmacy_time_zone, loosened=review.loosenings(self.settings))
 
     def sender(self, principal: Principal, **kwargs: Any) -> ReleaseSender:
         r = self.settings.release

@@ -363,14 +363,17 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         try:
             entries = formulary.active_entries(ws.uow())
             stored_anchors = review.stored_trust_anchors(ws.uow(), settings, "prescriber")
+            review.record_loosenings(ws.uow(), settings, actor=_actor())  # the first use of loosened settings
         finally:
             ws.close()
         if not entries:
             print("rxws: no formulary is stored; import one (`rxws formulary import CSV`) or pass --formulary CSV",
                   file=sys.stderr)
             return EXIT_USAGE
-    for what, why in review.loosenings(settings):  # shown, since check writes no audit trail
-        print(f"rxws: 注意 note: the settings loosen the law: {what} — {why}", file=sys.stderr)
+    loosened = review.loosenings(settings)
+    for item in loosened:
+        print(f"rxws: 注意 note: the settings loosen the law: {item.setting} — {item.reason}", file=sys.stderr)
+    loosened_json = [item.as_json() for item in loosened]
     anchors = load_trust_anchors(review.trust_anchor_paths(settings, args.trust)) + stored_anchors
     reviewer = review.Reviewer.build(entries, regulatory.load_special_drugs(settings), anchors,
                                      review.institution_settings(settings))
@@ -400,9 +403,10 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
                                   "message": f"{f.message_zh} / {f.message_en}", "citation": f.citation}
                                  for f in result.findings],
                     **({} if result.checked else {"checked": False, "error": result.error}),
+                    **({"settings_loosened": loosened_json} if loosened_json else {}),
                 }, ensure_ascii=False), file=out)
             else:
-                _print_judgement(out, str(path), snap.number, result)
+                _print_judgement(out, str(path), snap.number, result, loosened)
     if not files:
         print("rxws: no *.json files found in the given paths", file=sys.stderr)
         return EXIT_USAGE
@@ -419,7 +423,10 @@ def _emit_error(out: TextIO, as_json: bool, file: str, reason: str, number: str 
         print(f"{file}: {'处方 ' + number + ' ' if number else ''}无法审核 cannot be judged — {reason}", file=out)
 
 
-def _print_judgement(out: TextIO, file: str, number: str, result: Any) -> None:
+def _print_judgement(out: TextIO, file: str, number: str, result: Any, loosened: Sequence[Any] = ()) -> None:
+    for item in loosened:  # on the record of this judgement, not only on the terminal
+        print(f"处方 {number}（{file}）：按放宽的审核设置判断 judged under loosened settings: {item.setting} — "
+              f"{item.reason}（设置文件 settings file sha256 {item.settings_sha256}）", file=out)
     if not result.checked:
         print(f"处方 {number}（{file}）：未完成审核，不得通过 — {result.error}", file=out)
         return

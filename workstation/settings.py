@@ -10,6 +10,7 @@ OS keyring, see ``rxws db set-password``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -118,6 +119,7 @@ class Settings:
     fhir_server: FhirServerSettings = field(default_factory=FhirServerSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     release: ReleaseSettings = field(default_factory=ReleaseSettings)
+    settings_sha256: str | None = None  # SHA-256 of the settings file as read; None when there is none
 
     @property
     def settings_file(self) -> Path:
@@ -159,9 +161,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = Path(env.get("RXWS_DATA_DIR") or platformdirs.user_data_dir(APP_NAME, appauthor=False))
     path = config_dir / "settings.toml"
     raw: dict[str, Any] = {}
+    digest = None
     if path.exists():
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            raw = tomllib.loads(data.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SettingsError(f"{path}: 不是合法的 TOML / not valid TOML: {exc}") from None
     _check_shape(path, raw)
@@ -185,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fhir_server=replace(FhirServerSettings(), **fhir),
         review=review,
         release=_release(path, raw.get("release", {})),
+        settings_sha256=digest,
     )
     if env.get("RXWS_DATABASE_URL"):
         settings = replace(settings, database_url=env["RXWS_DATABASE_URL"])

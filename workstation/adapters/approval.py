@@ -131,6 +131,10 @@ def _masked(value: Any) -> tuple[str, str] | None:
                             "must be a masked phone number (e.g. 138****5678) or null")
 
 
+# A review setting less strict than the law that an approval was made under (sub-extensions setting, reason,
+# settingsSha256): the receiver sees that this approval was judged under loosened rules, and by which file.
+LOOSENED_EXTENSION = "https://rxws.example.org/fhir/StructureDefinition/review-settings-loosened"
+
 STATEMENT_MEMBERS: Mapping[str, _Check] = {
     "prescription": _text,
     "version": _positive,
@@ -195,9 +199,13 @@ def sign_statement(
 
 
 def approval_provenance(
-    statement: Mapping[str, Any], jws: str, *, target_ids: list[str], pharmacist_name: str, provenance_id: str
+    statement: Mapping[str, Any], jws: str, *, target_ids: list[str], pharmacist_name: str, provenance_id: str,
+    loosened: Sequence[Mapping[str, str | None]] = (),
 ) -> Json:
-    """The FHIR R4 Provenance carrying the approval JWS as the pharmacist's verification signature."""
+    """The FHIR R4 Provenance carrying the approval JWS as the pharmacist's verification signature.
+
+    ``loosened`` (setting, reason, settings_sha256): the review settings less strict than the law that the
+    approval was made under, each carried as a :data:`LOOSENED_EXTENSION` extension."""
     _require_members(statement, STATEMENT_MEMBERS, "the approval statement")
     if not target_ids:
         raise ValueError("an approval covers at least one MedicationRequest")
@@ -209,9 +217,14 @@ def approval_provenance(
         raise ValueError("the approval JWS does not carry this statement")
     who = {"identifier": {"system": LICENCE_SYSTEM, "value": statement["pharmacist_licence"]},
            "display": pharmacist_name}
+    extensions = [{"url": LOOSENED_EXTENSION, "extension": [
+        {"url": key, "valueString": str(value)} for key, value in (
+            ("setting", item.get("setting")), ("reason", item.get("reason")),
+            ("settingsSha256", item.get("settings_sha256"))) if value]} for item in loosened]
     return {
         "resourceType": "Provenance",
         "id": provenance_id,
+        **({"extension": extensions} if extensions else {}),
         "target": [{"reference": f"MedicationRequest/{i}"} for i in target_ids],
         "recorded": statement["signed_at"],
         "agent": [{

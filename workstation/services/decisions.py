@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +34,7 @@ from workstation.domain.errors import DomainError
 from workstation.domain.prescription import PrescriptionSnapshot
 from workstation.services import audit
 from workstation.services.claims import ClaimError, current_version, holds_claim
-from workstation.services.review import Reviewer
+from workstation.services.review import Loosening, Reviewer, note_loosenings
 from workstation.services.signing import SigningService, SigningSession
 
 # Reasons for rejecting or returning a prescription (审核不通过 / 退回医师修改).
@@ -106,8 +106,11 @@ def findings_json(findings: tuple[Finding, ...]) -> str:
 class DecisionService:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], reviewer: Callable[[], Reviewer],
                  signing: SigningService, anchors: Callable[[], tuple[x509.Certificate, ...]],
-                 *, time_zone: str = "Asia/Shanghai", clock: Callable[[], datetime] = utcnow) -> None:
+                 *, time_zone: str = "Asia/Shanghai", clock: Callable[[], datetime] = utcnow,
+                 loosened: Sequence[Loosening] = ()) -> None:
         self._uow = uow_factory
+        self._loosened = tuple(loosened)  # the settings' loosenings: on the record of every decision made under them
+        self._loosened_json = json.dumps([item.as_json() for item in self._loosened], ensure_ascii=False)
         self._reviewer = reviewer
         self._signing = signing
         self._anchors = anchors  # what receivers trust for pharmacists' signatures
@@ -166,7 +169,8 @@ class DecisionService:
         jws = approval.sign_statement(statement, signer.key, list(signer.chain))
         approval.verify_approval_jws(jws, self._anchors())  # what a receiver will check, before anything is stored
         provenance = approval.approval_provenance(statement, jws, target_ids=[m["id"] for m in mrs],
-                                                  pharmacist_name=signer.name, provenance_id=f"approval-{decision_id}")
+                                                  pharmacist_name=signer.name, provenance_id=f"approval-{decision_id}",
+                                                  loosened=[item.as_json() for item in self._loosened])
         phone = snapshot.patient.phones[0] if snapshot.patient.phones else None
         delivery = approval.delivery_message(
             parcel_id=f"PKG-{decision_id[:8].upper()}", order=number.strip(),
@@ -184,7 +188,9 @@ class DecisionService:
                 content_sha256=content, pharmacist_id=principal.pharmacist_id, kind="approve",
                 acknowledged=json.dumps(acknowledged, ensure_ascii=False), findings=findings_json(result.findings),
                 rule_set_version=result.rule_set_version, decided_at=now, statement=json.dumps(statement, ensure_ascii=False),
-                signature_jws=jws, provenance=json.dumps(provenance, ensure_ascii=False), release_status="pending"))
+                signature_jws=jws, provenance=json.dumps(provenance, ensure_ascii=False), release_status="pending",
+                settings_loosened=self._loosened_json))
+            note_loosenings(uow, self._loosened, actor=principal.actor, at=now)
             uow.session.flush()  # the outbox rows refer to the decision
             for target, body in (("dispensing", None), ("delivery", json.dumps(delivery, ensure_ascii=False))):
                 uow.session.add(orm.Outbox(decision_id=decision_id, target=target, body=body, status="pending",
@@ -192,7 +198,7 @@ class DecisionService:
             self._close(uow, principal, row, "approved", now, {
                 "decision_id": decision_id, "content_sha256": content, "acknowledged": acknowledged,
                 "findings": [f.rule_id for f in result.findings], "rule_set_version": result.rule_set_version,
-                "certificate_serial": f"{signer.chain[0].serial_number:x}"})
+                "certificate_serial": f"{signer.chain[0].serial_number:x}", **self._loosened_details()})
             uow.commit()
         return DecisionInfo(decision_id, row.number, row.version, "approve", now, "pending", result.findings, acknowledged)
 
@@ -220,14 +226,20 @@ class DecisionService:
                 id=decision_id, prescription_id=row.id, prescription_number=row.number, version=row.version,
                 content_sha256=row.content_sha256, pharmacist_id=principal.pharmacist_id, kind=kind, reason_code=code,
                 comment=comment.strip(), acknowledged="{}", findings=findings_json(result.findings),
-                rule_set_version=result.rule_set_version, decided_at=now, release_status="not_released"))
+                rule_set_version=result.rule_set_version, decided_at=now, release_status="not_released",
+                settings_loosened=self._loosened_json))
+            note_loosenings(uow, self._loosened, actor=principal.actor, at=now)
             self._close(uow, principal, row, "rejected" if kind == "reject" else "returned", now, {
                 "decision_id": decision_id, "reason_code": code, "reason": REASON_CODES[code], "comment": comment.strip(),
-                "findings": [f.rule_id for f in result.findings], "rule_set_version": result.rule_set_version})
+                "findings": [f.rule_id for f in result.findings], "rule_set_version": result.rule_set_version,
+                **self._loosened_details()})
             uow.commit()
         return DecisionInfo(decision_id, row.number, row.version, kind, now, "not_released", result.findings, {})
 
     # -- shared
+
+    def _loosened_details(self) -> dict[str, Any]:
+        return {"settings_loosened": [item.as_json() for item in self._loosened]} if self._loosened else {}
 
     def _open(self, uow: UnitOfWork, principal: Principal, number: str, now: datetime
               ) -> tuple[orm.Prescription, list[dict[str, Any]]]:

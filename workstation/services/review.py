@@ -193,22 +193,47 @@ def stored_trust_anchors(uow: UnitOfWork, settings: Settings,
     return tuple(x509.load_pem_x509_certificate(pem.encode("ascii")) for pem in pems)
 
 
-def loosenings(settings: Settings) -> list[tuple[str, str]]:
-    """(what, why) for every review setting that is less strict than the law and the rule set."""
-    return settings.review.loosenings({rid: r.severity.value for rid, r in review_rules.REGISTRY.items()})
+@dataclass(frozen=True, slots=True)
+class Loosening:
+    """A review setting less strict than the law or the rule set: which, why, and the settings file it came from."""
+
+    setting: str
+    reason: str
+    settings_file: str
+    settings_sha256: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"setting": self.setting, "reason": self.reason, "settings_sha256": self.settings_sha256}
+
+
+def loosenings(settings: Settings) -> tuple[Loosening, ...]:
+    """Every review setting that is less strict than the law and the rule set, with its reason."""
+    defaults = {rid: r.severity.value for rid, r in review_rules.REGISTRY.items()}
+    return tuple(Loosening(what, why, str(settings.settings_file), settings.settings_sha256)
+                 for what, why in settings.review.loosenings(defaults))
+
+
+def note_loosenings(uow: UnitOfWork, loosened: Sequence[Loosening], *, actor: str, at: datetime | None = None) -> int:
+    """Inside the caller's transaction: a ``review.settings_loosened`` event for each loosening this settings
+    file has not yet been recorded with (a changed file is recorded again). Returns how many were new."""
+    new = 0
+    for item in loosened:
+        key = f"{item.setting}\n{item.reason}\n{item.settings_sha256}"
+        subject = "review-settings:" + hashlib.sha256(key.encode()).hexdigest()[:32]
+        seen = uow.session.scalars(select(orm.AuditEvent.id).where(
+            orm.AuditEvent.action == "review.settings_loosened", orm.AuditEvent.subject == subject).limit(1)).first()
+        if seen is None:
+            audit.record(uow, actor=actor, action="review.settings_loosened", subject=subject,
+                         details={"change": item.setting, "reason": item.reason, "settings_file": item.settings_file,
+                                  "settings_sha256": item.settings_sha256}, at=at)
+            uow.session.flush()  # a second loosening with the same subject in this transaction sees the first
+            new += 1
+    return new
 
 
 def record_loosenings(uow: UnitOfWork, settings: Settings, *, actor: str) -> int:
     """Write each loosened review setting, with its reason, to the audit trail once. Returns how many were new."""
-    new = 0
     with uow:
-        for what, why in loosenings(settings):
-            subject = "review-settings:" + hashlib.sha256(f"{what}\n{why}".encode()).hexdigest()[:32]
-            seen = uow.session.scalars(select(orm.AuditEvent.id).where(
-                orm.AuditEvent.action == "review.settings_loosened", orm.AuditEvent.subject == subject).limit(1)).first()
-            if seen is None:
-                audit.record(uow, actor=actor, action="review.settings_loosened", subject=subject,
-                             details={"change": what, "reason": why, "settings_file": str(settings.settings_file)})
-                new += 1
+        new = note_loosenings(uow, loosenings(settings), actor=actor)
         uow.commit()
     return new

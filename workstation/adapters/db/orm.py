@@ -416,6 +416,8 @@ class Decision(Base):
     acknowledged: Mapped[str] = mapped_column(Text, default="{}")  # JSON: rule id -> reason
     findings: Mapped[str] = mapped_column(Text, default="[]")  # JSON, as they stood at decision time
     rule_set_version: Mapped[str] = mapped_column(String(32))
+    # JSON [{setting, reason, settings_sha256}]: the review settings less strict than the law it was made under
+    settings_loosened: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
     statement: Mapped[str | None] = mapped_column(Text)  # the signed statement, RFC 8785 JSON
     signature_jws: Mapped[str | None] = mapped_column(Text)  # compact JWS, statement attached

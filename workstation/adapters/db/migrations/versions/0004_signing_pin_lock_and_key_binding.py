@@ -1,4 +1,5 @@
-"""The signing PIN's lock kept with the credential, and which secrets the stored private key is bound to.
+"""The signing PIN's lock kept with the credential, which secrets the stored private key is bound to, and
+the loosened review settings each decision was made under.
 
 Revision ID: 0004
 Revises: 0003
@@ -24,9 +25,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column('pin_locked_until', UtcDateTime(), nullable=True))
         # Keys stored before this revision are encrypted under the PIN alone; the next signature re-binds them.
         batch.add_column(sa.Column('key_binding', sa.String(length=16), nullable=False, server_default='pin'))
+    with op.batch_alter_table('decision') as batch:
+        batch.add_column(sa.Column('settings_loosened', sa.Text(), nullable=False, server_default='[]'))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('decision') as batch:
+        batch.drop_column('settings_loosened')
     with op.batch_alter_table('signing_credential') as batch:
         batch.drop_column('key_binding')
         batch.drop_column('pin_locked_until')
