@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from workstation import __version__
 from workstation.domain.errors import DomainError
+from workstation.domain.local_time import shown
 
 if TYPE_CHECKING:  # imported lazily at run time so that `rxws --help` starts fast
     from workstation.bootstrap import Workstation
@@ -460,7 +461,8 @@ def cmd_quarantine(args: argparse.Namespace, out: TextIO) -> int:
         rows = queue.open_quarantine(ws.uow())
         print(f"隔离区 quarantine (open): {len(rows)}", file=out)
         for r in rows:
-            print(f"#{r.quarantine_id} {r.at:%Y-%m-%d %H:%M} {r.source} {r.prescription_number or '(whole file)'}: {r.reason}", file=out)
+            print(f"#{r.quarantine_id} {shown(r.at, ws.settings.pharmacy_time_zone)} {r.source} "
+                  f"{r.prescription_number or '(whole file)'}: {r.reason}", file=out)
         return EXIT_OK
     finally:
         ws.close()
@@ -475,7 +477,8 @@ def cmd_formulary(args: argparse.Namespace, out: TextIO) -> int:
         if args.action == "list":
             for v in formulary.versions(ws.uow()):
                 mark = "*" if v.active else " "
-                print(f"{mark} v{v.version_id} {v.imported_at} {v.entries:>5} entries  {v.source}  by {v.imported_by}", file=out)
+                print(f"{mark} v{v.version_id} {shown(v.imported_at, ws.settings.pharmacy_time_zone)} {v.entries:>5} entries  "
+                      f"{v.source}  by {v.imported_by}", file=out)
             return EXIT_OK
         try:
             data = args.csv.read_bytes()

@@ -147,6 +147,11 @@ def cmd_pharmacist(args: argparse.Namespace, out: TextIO) -> int:
                     file_password = getpass.getpass("证书文件口令（无则回车）credential file password (Enter if none): ") or None
                 cred = ws.signing.import_credential(admin, args.licence, password=password, pin=pin,
                                                     files=args.import_files, file_password=file_password)
+                if not ws.signing.chains_to(args.licence, ws.release_anchors()):
+                    print(f"rxws: 注意 note: 该证书的签发CA不在药师签名的信任锚中，通过将被拒绝；请把CA证书加入 {ws.settings.settings_file} "
+                          f"的 [release] trust_anchors / the certificate's issuer ({cred.issuer}) is not a pharmacist "
+                          f"trust anchor, so approvals would be refused: add its CA certificate to [release] "
+                          f"trust_anchors in {ws.settings.settings_file}", file=sys.stderr)
             else:
                 ws.signing.ensure_ca(admin)
                 cred = ws.signing.enroll(admin, args.licence, password=password, pin=pin)
@@ -202,7 +207,8 @@ def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
         principal, _ = _login(ws, args.licence)
         info = ws.claims.claim(principal, args.prescription)
         print(info.number, file=out)
-        print(f"已认领 claimed {info.number} v{info.version} until {info.expires_at:%H:%M:%S} UTC", file=sys.stderr)
+        print(f"已认领 claimed {info.number} v{info.version} until "
+              f"{shown(info.expires_at, ws.settings.pharmacy_time_zone, seconds=True)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -259,10 +265,11 @@ def cmd_release(args: argparse.Namespace, out: TextIO) -> int:
             print("令牌已存入系统密钥环 token stored in the OS keyring", file=out)
             return EXIT_OK
         if args.action == "list":
+            zone = ws.settings.pharmacy_time_zone
             for row in release.outbox(ws.uow, status=args.status):
                 print(f"{row.decision_id}\t{row.number}/v{row.version}\t{row.target}\t{row.status}\t"
-                      f"attempts {row.attempts}\t{row.sent_at.isoformat() if row.sent_at else ''}\t{row.last_error or ''}",
-                      file=out)
+                      f"attempts {row.attempts}\t{shown(row.sent_at, zone, seconds=True) if row.sent_at else ''}\t"
+                      f"{row.last_error or ''}", file=out)
             return EXIT_OK
         if args.action == "retry":
             n = release.retry(ws.uow, _system(), args.decision)
@@ -271,13 +278,17 @@ def cmd_release(args: argparse.Namespace, out: TextIO) -> int:
         sender = ws.sender(_system())
         report: Callable[[release.SendResult], None] = lambda r: print(  # noqa: E731
             f"{r.outcome}\t{r.target}\t{r.decision_id}\t{r.detail}", file=out, flush=True)
-        if args.action == "watch":
-            try:
-                sender.watch(interval=args.interval, report=report)
-            except KeyboardInterrupt:
+        try:
+            if args.action == "watch":
+                try:
+                    sender.watch(interval=args.interval, report=report)
+                except KeyboardInterrupt:
+                    return EXIT_OK
                 return EXIT_OK
-            return EXIT_OK
-        results = sender.run_once()
+            results = sender.run_once()
+        except release.ReleaseNotConfigured as exc:
+            print(f"rxws: {exc} — {ws.settings.settings_file}", file=sys.stderr)
+            return EXIT_USAGE
         for r in results:
             report(r)
         if not results:

@@ -149,11 +149,12 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     except (ValueError, RecursionError) as exc:
         print(f"rxws: {path} 不是合法 JSON / is not valid JSON: {str(exc)[:200]}", file=sys.stderr)
         return EXIT_USAGE
+    zone = _zone()
     try:
         if isinstance(message, dict) and message.get("resourceType") == "Bundle":
-            kind, lines = "调配单 dispensing bundle", verify_dispensing_bundle(message, anchors).describe()
+            kind, lines = "调配单 dispensing bundle", verify_dispensing_bundle(message, anchors).describe(zone)
         elif isinstance(message, dict) and "message" in message and "signature" in message:
-            kind, lines = "配送单 delivery message", verify_delivery_message(message, anchors).describe()
+            kind, lines = "配送单 delivery message", verify_delivery_message(message, anchors).describe(zone)
         else:
             print(f"{path}: 既不是调配单也不是配送单 / neither a dispensing Bundle nor a delivery message",
                   file=out)
@@ -165,6 +166,16 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     for line in lines.split("\n"):
         print(f"  {line}", file=out)
     return EXIT_OK
+
+
+def _zone() -> str:
+    """The pharmacy's time zone from the settings; a receiver with no (or broken) settings reads Asia/Shanghai."""
+    from workstation.settings import SettingsError, load_settings
+
+    try:
+        return load_settings().pharmacy_time_zone
+    except SettingsError:
+        return "Asia/Shanghai"
 
 
 COMMANDS = {"receiver": cmd_receiver, "verify": cmd_verify}

@@ -117,12 +117,18 @@ def test_the_whole_decision_flow_from_the_command_line_leaves_no_secret_behind(
     assert "ENCRYPTED PRIVATE KEY" in haystacks["table signing_credential"]  # keys are there, but only encrypted
 
 
-def test_a_password_change_and_a_pin_lock_from_the_command_line(
-        env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def _enrolled_pharmacist(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The example formulary and PH0001 李药师 enrolled; returns the output log."""
     out: list[str] = []
     assert _run(capsys, out, "formulary", "import", str(SHARED / "examples" / "formulary.csv"))[0] == 0
     assert _run(capsys, out, "pharmacist", "add", "--name", "李药师", "--licence", "PH0001", "--role", "pharmacist")[0] == 0
     assert _run(capsys, out, "pharmacist", "enroll", "--licence", "PH0001")[0] == 0
+    return out
+
+
+def test_a_password_change_and_a_pin_lock_from_the_command_line(
+        env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = _enrolled_pharmacist(capsys)
     monkeypatch.setenv("RXWS_NEW_PASSWORD", "Second-Desk-2027")
     code, text, err = _run(capsys, out, "pharmacist", "passwd", "--licence", "PH0001")
     assert code == 0 and "the signing key is re-encrypted" in text, err
@@ -144,3 +150,35 @@ def test_a_password_change_and_a_pin_lock_from_the_command_line(
     assert _run(capsys, out, "pharmacist", "unlock", "--licence", "PH0001")[0] == 0
     code, text, err = _run(capsys, out, "decide", "RXPIN1", "--as", "PH0001", "--approve")
     assert code == 0 and "approved and signed: RXPIN1 v1" in text, err
+
+
+def test_release_without_a_url_is_a_settings_error_that_uses_no_attempt(
+        env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = _enrolled_pharmacist(capsys)
+    bundle = tmp_path / "rx.json"
+    bundle.write_bytes(signed_prescription("RXNOURL", datetime.now(UTC)))
+    assert _run(capsys, out, "ingest", str(bundle))[0] == 0
+    code, _text, err = _run(capsys, out, "claim", "RXNOURL", "--as", "PH0001")
+    assert code == 0 and "(Asia/Shanghai)" in err and "UTC" not in err  # the lease's end in the pharmacy's zone
+    assert _run(capsys, out, "decide", "RXNOURL", "--as", "PH0001", "--approve")[0] == 0
+    monkeypatch.setenv("RXWS_DISPENSING_URL", "http://127.0.0.1:9/dispensing")
+    code, _text, err = _run(capsys, out, "release", "run")
+    assert code == 2
+    assert "[release] delivery_url (or RXWS_DELIVERY_URL)" in err and "no attempt was used" in err
+    assert "settings.toml" in err
+    code, text, _ = _run(capsys, out, "release", "list")
+    rows = [line.split("\t") for line in text.splitlines()]
+    assert len(rows) == 2 and all(r[3] == "pending" and r[4] == "attempts 0" for r in rows)
+
+
+def test_times_shown_by_the_lists_are_in_the_pharmacy_zone(
+        env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out: list[str] = []
+    assert _run(capsys, out, "formulary", "import", str(SHARED / "examples" / "formulary.csv"))[0] == 0
+    code, text, _ = _run(capsys, out, "formulary", "list")
+    assert code == 0 and "CST (Asia/Shanghai)" in text
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    _run(capsys, out, "ingest", str(broken))
+    code, text, _ = _run(capsys, out, "quarantine", "list")
+    assert "CST (Asia/Shanghai)" in text

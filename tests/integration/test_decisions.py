@@ -274,3 +274,41 @@ def test_a_resubmission_after_a_decision_never_rewrites_it_and_says_so(pharmacy:
     assert [(v, s) for v, s, _ in rows] == [(1, "approved"), (2, "received")]
     assert "version 1 was already approved" in rows[1][2]
     assert _decision(pharmacy, decision_id).release_status == "pending"  # the approval and its release stand
+
+
+def test_an_imported_credential_without_its_trust_anchor_names_the_setting(tmp_path: Path, database_url: str,
+                                                                          memory_keyring: object) -> None:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from tests.support import PKI, SHARED, signed_prescription
+    from workstation.adapters.pki import certificates_from_pem
+    from workstation.bootstrap import open_workstation
+    from workstation.domain.accounts import Principal, Role
+    from workstation.services import formulary
+    from workstation.settings import load_settings
+
+    # [release] trust_anchors left out: the receivers would not trust this pharmacist's CA.
+    ws = open_workstation(load_settings({"RXWS_CONFIG_DIR": str(tmp_path / "cfg"), "RXWS_DATA_DIR": str(tmp_path / "d"),
+                                         "RXWS_DATABASE_URL": database_url, "RXWS_TRUST": str(PKI / "ca.pem")}))
+    try:
+        formulary.import_formulary(ws.uow(), (SHARED / "examples" / "formulary.csv").read_bytes(), "f.csv", actor="t")
+        admin = Principal.system("it")
+        licence = "110310000654321"
+        ws.accounts.add(admin, name="李晓梅", licence=licence, roles=frozenset({Role.PHARMACIST}), password=PASSWORD)
+        key_file, cert_file = tmp_path / "li.key.pem", tmp_path / "li.pem"
+        key_file.write_bytes((PKI / "physician-li.key.pem").read_bytes())
+        cert_file.write_bytes((PKI / "physician-li.pem").read_bytes() + (PKI / "ca.pem").read_bytes())
+        ws.signing.import_credential(admin, licence, password=PASSWORD, pin=PIN, files=[key_file, cert_file],
+                                     file_password=None)
+        assert not ws.signing.chains_to(licence, ws.release_anchors())
+        assert ws.signing.chains_to(licence, tuple(certificates_from_pem((PKI / "ca.pem").read_bytes())))
+        assert load_pem_private_key(key_file.read_bytes(), None)  # the file itself is untouched
+        me = ws.accounts.authenticate(licence, PASSWORD)
+        ws.intake.ingest(signed_prescription("RXNOANCHOR", datetime.now(UTC)), "t")
+        ws.claims.claim(me, "RXNOANCHOR")
+        with pytest.raises(DecisionRefused, match=r"\[release\] trust_anchors"):
+            ws.decisions.approve(me, ws.signing.begin(me), "RXNOANCHOR", pin=PIN, password=PASSWORD)
+        with ws.uow() as uow:
+            assert uow.session.scalar(select(func.count()).select_from(orm.Decision)) == 0
+    finally:
+        ws.close()

@@ -60,6 +60,7 @@ from workstation.adapters.signature import (
 )
 from workstation.domain.canonical import content_sha256, jcs
 from workstation.domain.errors import DomainError
+from workstation.domain.local_time import shown
 
 VERIFICATION_SIGNATURE = "1.2.840.10065.1.12.1.5"
 SIGNATURE_TYPE_SYSTEM = "urn:iso-astm:E1762-95:2013"
@@ -309,8 +310,11 @@ def delivery_message(
 # --------------------------------------------------------------------------- verification results
 
 
-def _when(moment: datetime) -> str:
-    """``2026-06-01 10:05 (+08:00)``: the signer's own clock, as a pharmacist reads it."""
+def _when(moment: datetime, zone: str | None) -> str:
+    """In ``zone`` with the zone named (``2026-06-01 10:05 CST (Asia/Shanghai)``); without one, the signer's own
+    clock with its offset (``2026-06-01 10:05 (+08:00)``)."""
+    if zone is not None:
+        return shown(moment, zone)
     offset = moment.isoformat()[-6:] if moment.utcoffset() else "+00:00"
     return f"{moment:%Y-%m-%d %H:%M} ({offset})"
 
@@ -334,13 +338,13 @@ class VerifiedApproval:
     def version(self) -> int:
         return int(self.statement["version"])
 
-    def describe(self) -> str:
-        """Who approved what, when, and what the signature means — in Chinese, then English."""
+    def describe(self, zone: str | None = None) -> str:
+        """Who approved what, when (in ``zone``), and what the signature means — in Chinese, then English."""
         digest = str(self.statement["content_sha256"])[:12]
         rules = sorted(self.statement["acknowledged"])
         ack_zh = f"，确认警示 {len(rules)} 项（{'、'.join(rules)}）" if rules else ""
         ack_en = f", acknowledging {len(rules)} warning(s) ({', '.join(rules)})" if rules else ""
-        when = _when(self.signed_at)
+        when = _when(self.signed_at, zone)
         return (
             f"药师 {self.signer_name}（执业药师注册证号 {self.licence}）于 {when} 审核通过处方 {self.prescription} "
             f"第 {self.version} 版（内容摘要 {digest}…{ack_zh}）；此签名表示该药师已审核处方并同意调配 / "
@@ -359,13 +363,13 @@ class DispensingVerification:
     approvals: tuple[VerifiedApproval, ...]
     medication_request_ids: tuple[str, ...]
 
-    def describe(self) -> str:
-        """One line for the bundle, then one per approval."""
+    def describe(self, zone: str | None = None) -> str:
+        """One line for the bundle, then one per approval (times in ``zone``)."""
         n = len(self.medication_request_ids)
         head = (f"调配单 {self.bundle_id or '（无编号）'}：{n} 个药品条目，均有药师审核签名且内容未被改动 / "
                 f"dispensing bundle {self.bundle_id or '(no id)'}: {n} item(s), each covered by a verified "
                 "pharmacist approval of unchanged content")
-        return "\n".join([head, *(a.describe() for a in self.approvals)])
+        return "\n".join([head, *(a.describe(zone) for a in self.approvals)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,9 +383,9 @@ class DeliveryVerification:
     licence: str
     signed_at: datetime
 
-    def describe(self) -> str:
-        """Who released which parcel for delivery, when, and what the signature means."""
-        m, when = self.message, _when(self.signed_at)
+    def describe(self, zone: str | None = None) -> str:
+        """Who released which parcel for delivery, when (in ``zone``), and what the signature means."""
+        m, when = self.message, _when(self.signed_at, zone)
         return (
             f"药师 {self.signer_name}（执业药师注册证号 {self.licence}）于 {when} 签发包裹 {m['parcel_id']} 的配送单"
             f"（订单 {m['order']}，{m['packages']} 件，{m['storage']}）；此签名表示该药师核对并放行该包裹交付配送 / "

@@ -35,7 +35,7 @@ from workstation.domain.prescription import PrescriptionSnapshot
 from workstation.services import audit
 from workstation.services.claims import ClaimError, current_version, holds_claim
 from workstation.services.review import Loosening, Reviewer, note_loosenings
-from workstation.services.signing import SigningService, SigningSession
+from workstation.services.signing import SigningService, SigningSession, chains_to
 
 # Reasons for rejecting or returning a prescription (审核不通过 / 退回医师修改).
 REASON_CODES: dict[str, str] = {
@@ -167,7 +167,15 @@ class DecisionService:
             "prescription": number.strip(), "version": version, "content_sha256": content, "decision": "approve",
             "acknowledged": acknowledged, "pharmacist_licence": signer.licence, "signed_at": signed_at}
         jws = approval.sign_statement(statement, signer.key, list(signer.chain))
-        approval.verify_approval_jws(jws, self._anchors())  # what a receiver will check, before anything is stored
+        anchors = self._anchors()
+        if not chains_to(signer.chain, anchors):
+            raise DecisionRefused(
+                f"你的签名证书（签发者 {signer.chain[0].issuer.rfc4514_string()}）不在药师签名的信任锚中，接收方无法验证；请管理员把签发CA的证书"
+                f"加入设置文件的 [release] trust_anchors / your signing certificate (issued by "
+                f"{signer.chain[0].issuer.rfc4514_string()}) does not chain to a pharmacist trust anchor, so no receiver "
+                "could verify the approval: the issuing CA's certificate must be added to [release] trust_anchors "
+                "in the settings file")
+        approval.verify_approval_jws(jws, anchors)  # what a receiver will check, before anything is stored
         provenance = approval.approval_provenance(statement, jws, target_ids=[m["id"] for m in mrs],
                                                   pharmacist_name=signer.name, provenance_id=f"approval-{decision_id}",
                                                   loosened=[item.as_json() for item in self._loosened])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
@@ -31,7 +32,7 @@ class FormularyImport:
 @dataclass(frozen=True, slots=True)
 class FormularyVersionInfo:
     version_id: int
-    imported_at: str
+    imported_at: datetime
     imported_by: str
     source: str
     sha256: str
@@ -84,7 +85,7 @@ def _row(version_id: int, e: FormularyEntry) -> orm.FormularyEntry:
 def versions(uow: UnitOfWork) -> list[FormularyVersionInfo]:
     with uow:
         rows = uow.session.scalars(select(orm.FormularyVersion).order_by(orm.FormularyVersion.id.desc())).all()
-        return [FormularyVersionInfo(r.id, r.imported_at.isoformat(timespec="seconds"), r.imported_by, r.source,
+        return [FormularyVersionInfo(r.id, r.imported_at, r.imported_by, r.source,
                                      r.sha256, r.entry_count, r.active) for r in rows]
 
 

@@ -49,6 +49,16 @@ class SenderSettings:
     lease_seconds: float = 120.0  # a sender that died is taken over after this
 
 
+class ReleaseNotConfigured(DomainError):
+    """A target has no URL: a settings error, refused before any row is leased, so no attempt is used."""
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        names = ", ".join(f"[release] {t}_url (or RXWS_{t.upper()}_URL)" for t in missing)
+        super().__init__(f"放行未配置，未发送任何消息，未消耗重试次数 / release is not configured: {names} is not set; "
+                         "nothing was sent and no attempt was used")
+        self.missing = missing
+
+
 @dataclass(frozen=True, slots=True)
 class SendResult:
     outbox_id: int
@@ -74,7 +84,10 @@ class ReleaseSender:
         self._actor = principal.actor
 
     def run_once(self, *, limit: int = 500) -> list[SendResult]:
-        """One pass over the due outbox rows."""
+        """One pass over the due outbox rows. ReleaseNotConfigured, before anything is leased, when a URL is missing."""
+        missing = tuple(t for t in ("dispensing", "delivery") if not self._settings.urls.get(t))
+        if missing:
+            raise ReleaseNotConfigured(missing)
         results = []
         for _ in range(limit):
             row_id = self._lease()
@@ -121,9 +134,8 @@ class ReleaseSender:
         if body is None:  # outside the read transaction: SQLite holds its write lock per transaction
             return self._finish(row_id, "refused", refusal)
         url = self._settings.urls.get(target)
-        if not url:
-            return self._retry(row_id, f"未配置{target}地址 / no URL is configured for {target} "
-                                       f"(settings [release] {target}_url or RXWS_{target.upper()}_URL)")
+        if not url:  # run_once refuses first; the lease runs out and the row is untouched
+            raise ReleaseNotConfigured((target,))
         headers = {"Idempotency-Key": decision_id, "Content-Type": "application/json"}
         if token := self._token(target):
             headers["Authorization"] = f"Bearer {token}"

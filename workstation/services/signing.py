@@ -34,6 +34,7 @@ from workstation.adapters import pki, secrets
 from workstation.adapters.db import orm
 from workstation.adapters.db.types import utcnow
 from workstation.adapters.db.uow import UnitOfWork
+from workstation.adapters.signature import SignatureRejected, trusted_path
 from workstation.domain.accounts import Action, Principal, require
 from workstation.domain.errors import DomainError
 from workstation.services import audit
@@ -232,12 +233,19 @@ class SigningService:
 
     def credential(self, licence: str) -> CredentialInfo | None:
         with self._uow() as uow:
-            row = uow.session.execute(
-                select(orm.SigningCredential).join(orm.Pharmacist, orm.Pharmacist.id == orm.SigningCredential.pharmacist_id)
-                .where(orm.Pharmacist.licence == licence, orm.SigningCredential.active.is_(True))).scalar()
+            row = _active_of_licence(uow, licence)
             if row is None:
                 return None
             return _info(licence, pki.certificates_from_pem(row.certificate_pem.encode("ascii"))[0], row.source)
+
+    def chains_to(self, licence: str, anchors: Sequence[x509.Certificate]) -> bool:
+        """Whether the active credential's chain leads to one of ``anchors`` (what receivers will trust)."""
+        with self._uow() as uow:
+            row = _active_of_licence(uow, licence)
+            if row is None:
+                return False
+            chain = _chain_of(row.certificate_pem, row.chain_pem)
+        return chains_to(chain, anchors)
 
     # -- sessions
 
@@ -387,9 +395,7 @@ class SigningService:
                     audit.record(uow, actor=p.actor, action="signing.key_rebound", subject=p.actor,
                                  details={"binding": BOUND, "was": binding}, at=now)
                     uow.commit()
-        chain = (pki.certificates_from_pem(cert_pem.encode("ascii"))[0],
-                 *(pki.certificates_from_pem(chain_pem.encode("ascii")) if chain_pem.strip() else ()))
-        return key, chain
+        return key, _chain_of(cert_pem, chain_pem)
 
     # -- the clock
 
@@ -419,6 +425,26 @@ class SigningService:
             session.clock_warning = (f"本机时钟与数据库服务器相差 {seconds:.0f} 秒 / the clock is {seconds:.0f} s off the "
                                      "database server's" if abs(offset) > CLOCK_WARN else None)
         return offset
+
+
+def _active_of_licence(uow: UnitOfWork, licence: str) -> orm.SigningCredential | None:
+    return uow.session.execute(
+        select(orm.SigningCredential).join(orm.Pharmacist, orm.Pharmacist.id == orm.SigningCredential.pharmacist_id)
+        .where(orm.Pharmacist.licence == licence, orm.SigningCredential.active.is_(True))).scalar()
+
+
+def _chain_of(certificate_pem: str, chain_pem: str) -> tuple[x509.Certificate, ...]:
+    """The leaf, then the issuers above it as stored."""
+    return (pki.certificates_from_pem(certificate_pem.encode("ascii"))[0],
+            *(pki.certificates_from_pem(chain_pem.encode("ascii")) if chain_pem.strip() else ()))
+
+
+def chains_to(chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]) -> bool:
+    try:
+        trusted_path(chain, anchors)
+    except SignatureRejected:
+        return False
+    return True
 
 
 def _serial(cert: x509.Certificate) -> str | None:
