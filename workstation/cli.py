@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("queue", help="list prescriptions waiting for review")
 
     s = sub.add_parser("quarantine", help="input that was refused, with the reasons")
-    s.add_argument("action", choices=["list"])
+    s.add_argument("action", choices=["list", "show", "release"],
+                   help="list the open entries; show one; release one: take it in again once the cause is fixed")
+    s.add_argument("id", nargs="?", type=int, metavar="ID", help="the entry's number (#ID in the list)")
+    s.add_argument("--bytes", action="store_true", help="with show: write the bundle's bytes as received to stdout")
 
     s = sub.add_parser("formulary", help="the pharmacy formulary (药品目录)")
     fs = s.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -97,7 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_parser("show", help="say which list is in force and what it holds")
 
     s = sub.add_parser("audit", help="the tamper-evident audit trail")
-    s.add_argument("action", choices=["verify"], help="walk the hash chain and name the first broken row")
+    s.add_argument("action", choices=["verify", "list"],
+                   help="verify: walk the hash chain and name the first broken row; list: browse the trail")
+    s.add_argument("--subject", help="with list: subjects starting with this (e.g. prescription:RX1, pharmacist:PH0001)")
+    s.add_argument("--action", dest="event", metavar="ACTION", help="with list: actions starting with this (e.g. decision.)")
+    s.add_argument("--since", help="with list: at or after this ISO 8601 time (a date alone: its midnight in the "
+                                   "pharmacy's time zone)")
+    s.add_argument("--limit", type=int, default=200, help="with list: at most this many, the newest (default 200)")
 
     s = sub.add_parser("db", help="the database")
     ds = s.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -453,11 +462,57 @@ def cmd_queue(args: argparse.Namespace, out: TextIO) -> int:
         ws.close()
 
 
+def _since(text: str, zone: str) -> Any:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), ZoneInfo(zone))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
+
+
 def cmd_quarantine(args: argparse.Namespace, out: TextIO) -> int:
     from workstation.services import queue
 
+    if args.action != "list" and args.id is None:
+        print(f"rxws: quarantine {args.action} needs the entry's ID (see rxws quarantine list)", file=sys.stderr)
+        return EXIT_USAGE
     ws = _open()
     try:
+        if args.action == "show":
+            e = ws.intake.quarantined(args.id)
+            if args.bytes:
+                sys.stdout.buffer.write(e.content)
+                sys.stdout.buffer.flush()
+                return EXIT_OK
+            zone = ws.settings.pharmacy_time_zone
+            state = "open" if e.status == "open" else f"resolved {shown(e.resolved_at, zone)} by {e.resolved_by}"
+            print(f"隔离区 quarantine #{e.id} ({state})\n"
+                  f"  接收 received:  {shown(e.at, zone, seconds=True)} from {e.source}\n"
+                  f"  处方 prescription: {e.prescription_number or '(whole file)'}"
+                  f"{'  resources ' + ', '.join(e.resource_ids) if e.resource_ids else ''}\n"
+                  f"  原因 reason:    {e.reason}\n"
+                  f"  内容 content:   {e.size} bytes, sha256 {e.payload_sha256}"
+                  f"{' (only the first ' + str(len(e.content)) + ' kept: over the size limit)' if e.truncated else ''}"
+                  f"; the bytes: rxws quarantine show {e.id} --bytes", file=out)
+            return EXIT_OK
+        if args.action == "release":
+            report, again = ws.intake.release_quarantined(args.id, actor=_actor())
+            if again == args.id:
+                print(f"隔离区 #{args.id}: 仍无法接收，原因未变，保持隔离 still refused for the same reason, left open: "
+                      f"{report.quarantined[0].reason}", file=out)
+                return EXIT_PARTIAL
+            if again is not None:
+                print(f"隔离区 #{args.id}: 仍无法接收，已转为 #{again} still refused, now #{again}: "
+                      f"{report.quarantined[0].reason}", file=out)
+                return EXIT_PARTIAL
+            numbers = ", ".join(f"{p.number} v{p.version} ({p.outcome})" for p in report.prescriptions)
+            print(f"隔离区 #{args.id}: 已重新接收 taken in again — {report.outcome}: {numbers}", file=out)
+            return EXIT_OK
         rows = queue.open_quarantine(ws.uow())
         print(f"隔离区 quarantine (open): {len(rows)}", file=out)
         for r in rows:
@@ -534,6 +589,16 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
     ws = _open()
     try:
+        if args.action == "list":
+            zone = ws.settings.pharmacy_time_zone
+            since = _since(args.since, zone) if args.since else None
+            if args.since and since is None:
+                print(f"rxws: --since {args.since!r} is not an ISO 8601 date or date-time", file=sys.stderr)
+                return EXIT_USAGE
+            for e in audit.events(ws.uow(), subject=args.subject, since=since, action=args.event, limit=args.limit):
+                print(f"#{e.seq}\t{shown(e.at, zone, seconds=True)}\t{e.actor}\t{e.action}\t{e.subject}\t{e.details}",
+                      file=out)
+            return EXIT_OK
         result = audit.verify(ws.uow())
         if result.broken is None:
             print(f"审计链完整 audit chain intact: {result.checked} events verified", file=out)

@@ -60,6 +60,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     s = sub.add_parser("claim", help="claim a prescription before deciding (a 10-minute lease)")
     s.add_argument("prescription", nargs="?", metavar="PRESCRIPTION", help="its number; none: the next in the queue")
     s.add_argument("--as", dest="licence", required=True, metavar="LICENCE")
+    s.add_argument("--take-back", action="store_true",
+                   help="a lead takes back a colleague's claim on PRESCRIPTION: it returns to the queue (audited)")
+    s.add_argument("--reason", default="taken back by a lead", help="with --take-back: why (recorded)")
 
     s = sub.add_parser("decide", help="approve (signed), reject, or return a claimed prescription")
     s.add_argument("prescription", metavar="PRESCRIPTION")
@@ -205,6 +208,13 @@ def cmd_ca(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
     with _workstation() as ws:
         principal, _ = _login(ws, args.licence)
+        if args.take_back:
+            if not args.prescription:
+                raise DomainError("--take-back 需要处方号 / --take-back needs the PRESCRIPTION number")
+            holder = ws.claims.take_back(principal, args.prescription, reason=args.reason)
+            print(f"已收回 taken back {args.prescription}" + (f" from {holder}" if holder else " (it was not claimed)"),
+                  file=out)
+            return EXIT_OK
         info = ws.claims.claim(principal, args.prescription)
         print(info.number, file=out)
         print(f"已认领 claimed {info.number} v{info.version} until "

@@ -89,3 +89,29 @@ def _walk(rows: Iterable[AuditEvent], progress: Callable[[int], None] | None, ba
         if progress is not None and checked % batch == 0:
             progress(checked)
     return VerifyResult(checked, None)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: str  # RFC 8785 JSON, as chained
+
+
+def events(uow: UnitOfWork, *, subject: str | None = None, since: datetime | None = None,
+           action: str | None = None, limit: int = 200) -> list[EventRow]:
+    """The trail, oldest first: the last ``limit`` events whose subject starts with ``subject`` (so
+    ``prescription:RX1`` finds every version), at or after ``since``, of ``action`` (a prefix too)."""
+    q = select(AuditEvent)
+    if subject:
+        q = q.where(AuditEvent.subject.startswith(subject, autoescape=True))
+    if action:
+        q = q.where(AuditEvent.action.startswith(action, autoescape=True))
+    if since is not None:
+        q = q.where(AuditEvent.at >= since)
+    with uow:
+        rows = uow.session.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit)).all()
+        return [EventRow(r.seq, r.at, r.actor, r.action, r.subject, r.details) for r in reversed(rows)]

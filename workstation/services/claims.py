@@ -120,6 +120,23 @@ class ClaimService:
             uow.commit()
             return expires
 
+    def take_back(self, principal: Principal, number: str, *, reason: str) -> str | None:
+        """A lead returns a colleague's claim on ``number`` to the queue; returns the holder's licence (None when
+        it was not claimed). PermissionDenied for anyone without the lead's right to break a claim."""
+        require(principal, Action.BREAK_CLAIM)
+        if not reason.strip():
+            raise DomainError("须写明收回原因 / a reason is required")
+        with self._uow() as uow:
+            row = current_version(uow, number)
+            claim = uow.session.get(orm.Claim, row.id)
+            holder = None
+            if claim is not None:
+                holder = uow.session.get_one(orm.Pharmacist, claim.pharmacist_id).licence
+            prescription_id = row.id
+        if holder is not None:
+            self.release(principal, prescription_id, reason=reason.strip())
+        return holder
+
     def release(self, principal: Principal, prescription_id: int, *, reason: str = "released") -> None:
         """Give a prescription back to the queue (a lead may take back a colleague's)."""
         require(principal, Action.CLAIM)

@@ -45,6 +45,7 @@ from workstation.adapters.fhir_bundle import (
     take_validations,
 )
 from workstation.domain import codec
+from workstation.domain.errors import DomainError
 from workstation.domain.prescription import ParsedBundle, PrescriptionSnapshot, RejectedPart
 from workstation.services import audit
 
@@ -76,6 +77,29 @@ class QuarantinedPart:
     number: str | None
     reason: str
     quarantine_id: int
+
+
+class QuarantineNotFound(DomainError):
+    """No quarantine entry has that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A quarantine entry as ``rxws quarantine show`` prints it, with the bytes as received."""
+
+    id: int
+    at: datetime
+    source: str
+    prescription_number: str | None
+    resource_ids: tuple[str, ...]
+    reason: str
+    status: str
+    resolved_at: datetime | None
+    resolved_by: str | None
+    payload_sha256: str
+    size: int
+    truncated: bool
+    content: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +440,51 @@ class IntakeService:
     def ingest(self, raw: bytes, source: str) -> IntakeReport:
         """Ingest one bundle in its own transaction. Never raises for bad input; raises only when the database fails."""
         return self._store_one(read_bundle(raw, source, self._max_bytes))
+
+    # -- the quarantine
+
+    def quarantined(self, quarantine_id: int) -> QuarantineEntry:
+        """One quarantine entry with the bytes it holds. QuarantineNotFound names the id."""
+        with self._uow_factory() as uow:
+            row = uow.session.get(orm.Quarantine, quarantine_id)
+            if row is None:
+                raise QuarantineNotFound(f"隔离区没有 #{quarantine_id} / no quarantine entry #{quarantine_id}")
+            p = row.payload
+            return QuarantineEntry(row.id, row.at, row.source, row.prescription_number,
+                                   tuple(json.loads(row.resource_ids)), row.reason, row.status, row.resolved_at,
+                                   row.resolved_by, p.sha256, p.size, p.truncated, bytes(p.content))
+
+    def release_quarantined(self, quarantine_id: int, *, actor: str) -> tuple[IntakeReport, int | None]:
+        """Take a quarantined bundle in again once its cause is fixed, and close the entry (audited).
+
+        Returns the new intake report and, when the bundle is refused again, the id of the entry that holds
+        it: the same one, left open, for the same reason; a new one for a new reason (the old one is then
+        closed as superseded by it, so one case is never open twice)."""
+        entry = self.quarantined(quarantine_id)
+        if entry.status != "open":
+            raise DomainError(f"隔离区 #{quarantine_id} 已于 {entry.resolved_at} 由 {entry.resolved_by} 处理 / quarantine "
+                              f"entry #{quarantine_id} was already resolved by {entry.resolved_by}")
+        if entry.truncated:
+            raise DomainError(f"隔离区 #{quarantine_id} 只保存了前 {len(entry.content)} 字节（原 {entry.size} 字节，超出上限），"
+                              f"无法重新接收；请让来源重新发送 / quarantine entry #{quarantine_id} kept only the first "
+                              f"{len(entry.content)} of {entry.size} bytes (over the size limit): ask the sender to send it again")
+        report = self.ingest(entry.content, f"quarantine:{quarantine_id}:{entry.source}"[:1024])
+        again = report.quarantined[0].quarantine_id if report.outcome == "quarantined" and report.quarantined else None
+        now = self._clock()
+        with self._uow_factory() as uow:
+            row = uow.session.get_one(orm.Quarantine, quarantine_id)
+            if again == quarantine_id:  # refused for the same reason: the entry stays open
+                audit.record(uow, actor=actor, action="quarantine.release_refused", subject=f"quarantine:{quarantine_id}",
+                             details={"reason": entry.reason, "payload_sha256": entry.payload_sha256}, at=now)
+                uow.commit()
+                return report, again
+            row.status, row.resolved_at, row.resolved_by = "resolved", now, actor[:128]
+            audit.record(uow, actor=actor, action="quarantine.released", subject=f"quarantine:{quarantine_id}",
+                         details={"outcome": report.outcome, "payload_sha256": entry.payload_sha256,
+                                  "prescriptions": [p.number for p in report.prescriptions],
+                                  "quarantined_again_as": again}, at=now)
+            uow.commit()
+        return report, again
 
     def ingest_many(self, items: Iterable[tuple[bytes, str]], *, batch_size: int = 50) -> Iterator[IntakeReport]:
         """Ingest many bundles, reporting in input order; each report is yielded only once its bundle is committed.
