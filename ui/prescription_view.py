@@ -34,19 +34,6 @@ from ui.tables import Index, TitledTableModel
 
 # Marks the bundled CJK font draws (⛔ and ❗ are not in it and would show as boxes).
 SEVERITY_MARK = {"block": "✖", "warn": "⚠"}
-# UCUM annotations as the hospital sends them ({tbl}) and as a pharmacist reads them.
-UNIT_WORDS = {"{tbl}": "片", "{tab}": "片", "{cap}": "粒", "{puff}": "揿", "{drop}": "滴", "{patch}": "贴",
-              "{sachet}": "袋", "{pc}": "个", "{supp}": "粒", "{bottle}": "瓶", "{box}": "盒"}
-
-
-def _unit_words(text: str | None) -> str | None:
-    if not text:
-        return text
-    for code, word in UNIT_WORDS.items():
-        text = text.replace(code, word)
-    return text.replace("{", "").replace("}", "")
-
-
 # Column widths are measured on the rows shown plus this many, not on all of hundreds of diagnoses.
 CONTENT_PRECISION = 40
 
@@ -366,7 +353,7 @@ class PrescriptionView(QWidget):
                 diag = "✘ " + self.tr("%1 not confirmed").replace("%1", "、".join(i.diagnosis_codes))
             else:
                 diag = "✘ " + self.tr("no diagnosis given")
-            cells = (drug, i.strength, _unit_words(i.dose), i.frequency, i.route, i.days, _unit_words(i.quantity), marks,
+            cells = (drug, i.strength, i.dose, i.frequency, i.route, i.days, i.quantity, marks,
                      diag)
             for c, text in enumerate(cells):
                 self.items.setItem(r, c, _cell(text, tip))

@@ -113,7 +113,7 @@ def _system() -> Principal:
 
 
 @contextmanager
-def _workstation() -> Iterator[Workstation]:
+def opened_workstation() -> Iterator[Workstation]:
     from workstation.bootstrap import open_workstation
     from workstation.settings import load_settings
 
@@ -124,7 +124,7 @@ def _workstation() -> Iterator[Workstation]:
         ws.close()
 
 
-def _login(ws: Workstation, licence: str) -> tuple[Principal, str]:
+def login(ws: Workstation, licence: str) -> tuple[Principal, str]:
     password = ask_secret(f"{licence} 的登录密码 password: ", "RXWS_PASSWORD")
     return ws.accounts.authenticate(licence, password), password
 
@@ -133,7 +133,7 @@ def _login(ws: Workstation, licence: str) -> tuple[Principal, str]:
 
 
 def cmd_pharmacist(args: argparse.Namespace, out: TextIO) -> int:
-    with _workstation() as ws:
+    with opened_workstation() as ws:
         admin = _system()
         if args.action == "add":
             roles = parse_roles(",".join(args.role))
@@ -172,7 +172,7 @@ def cmd_pharmacist(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"{p.licence}\t{p.name}\t{','.join(sorted(r.value for r in p.roles))}\t{state}\t{signing}",
                       file=out)
         elif args.action == "passwd":
-            who, old = _login(ws, args.licence)
+            who, old = login(ws, args.licence)
             new = ask_secret("新密码 new password: ", "RXWS_NEW_PASSWORD", confirm=True)
             held = ws.signing.credential(args.licence) is not None
             ws.signing.change_password(who, old_password=old, new_password=new,
@@ -191,7 +191,7 @@ def cmd_pharmacist(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_ca(args: argparse.Namespace, out: TextIO) -> int:
     from workstation.adapters import pki
 
-    with _workstation() as ws:
+    with opened_workstation() as ws:
         if args.action == "init":
             cert = ws.signing.ensure_ca(_system())
             print(f"药房CA ready: {cert.subject.rfc4514_string()}, valid until {cert.not_valid_after_utc:%Y-%m-%d}", file=out)
@@ -206,8 +206,8 @@ def cmd_ca(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
-    with _workstation() as ws:
-        principal, _ = _login(ws, args.licence)
+    with opened_workstation() as ws:
+        principal, _ = login(ws, args.licence)
         if args.take_back:
             if not args.prescription:
                 raise DomainError("--take-back 需要处方号 / --take-back needs the PRESCRIPTION number")
@@ -225,8 +225,8 @@ def cmd_claim(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_decide(args: argparse.Namespace, out: TextIO) -> int:
     from workstation.services.decisions import DecisionRefused
 
-    with _workstation() as ws:
-        principal, password = _login(ws, args.licence)
+    with opened_workstation() as ws:
+        principal, password = login(ws, args.licence)
         try:
             if args.approve:
                 acks = {}
@@ -268,7 +268,7 @@ def cmd_release(args: argparse.Namespace, out: TextIO) -> int:
     from workstation.adapters import secrets
     from workstation.services import release
 
-    with _workstation() as ws:
+    with opened_workstation() as ws:
         if args.action == "set-token":
             name = getattr(ws.settings.release, f"{args.target}_token_name")
             secrets.set_secret(name, ask_secret(f"{args.target} bearer token: ", f"RXWS_{args.target.upper()}_TOKEN"))

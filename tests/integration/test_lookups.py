@@ -8,28 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, Pharmacy
-from tests.support import PKI, signed_prescription
+from tests.conftest import Pharmacy
+from tests.support import signed_prescription
 from workstation.adapters.db import orm
 from workstation.adapters.db.types import utcnow
-from workstation.cli import main
 from workstation.domain.accounts import PermissionDenied
 from workstation.services import intake
-
-
-@pytest.fixture
-def cli(pharmacy: Pharmacy, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
-    s = pharmacy.ws.settings
-    for key, value in {"RXWS_CONFIG_DIR": str(s.config_dir), "RXWS_DATA_DIR": str(s.data_dir),
-                       "RXWS_DATABASE_URL": s.database_url, "RXWS_TRUST": str(PKI / "ca.pem"),
-                       "RXWS_PASSWORD": PASSWORD}.items():
-        monkeypatch.setenv(key, value)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-    return run
 
 
 def _quarantine_by_reader_bug(pharmacy: Pharmacy, monkeypatch: pytest.MonkeyPatch, number: str) -> int:

@@ -884,6 +884,7 @@ def _item(index: _Index, entry: _Entry, notes: list[str]) -> Item:
         route=route,
         dose_value=_decimal(dose.get("value")),
         dose_unit=_str(dose.get("code")) or _str(dose.get("unit")),
+        dose_unit_text=_str(dose.get("unit")),
         quantity_value=_decimal(quantity.get("value")),
         quantity_unit=_str(quantity.get("unit")) or _str(quantity.get("code")),
         supply_days=_supply_days(_dict(dispense.get("expectedSupplyDuration"))),

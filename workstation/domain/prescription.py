@@ -188,6 +188,7 @@ class Item:
     notes: tuple[str, ...]
     skin_test_result: str | None
     resource_json: str = field(repr=False)  # the MedicationRequest exactly as received, as JSON
+    dose_unit_text: str | None = None  # the dose unit as people write it ("片"), beside its code ("{tbl}")
 
 
 @dataclass(frozen=True, slots=True)

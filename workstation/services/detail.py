@@ -30,6 +30,7 @@ from workstation.domain.accounts import Action, Principal, require
 from workstation.domain.errors import DomainError
 from workstation.domain.prescription import PrescriptionSnapshot
 from workstation.services import audit
+from workstation.services.claims import ClaimError, current_version
 from workstation.services.queue import _age_years, mask_name
 from workstation.services.review import Reviewer
 
@@ -171,6 +172,20 @@ def _num(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
+# UCUM annotations as the hospital sends them ({tbl}) and as a pharmacist reads them.
+UNIT_WORDS = {"{tbl}": "片", "{tab}": "片", "{cap}": "粒", "{puff}": "揿", "{drop}": "滴", "{patch}": "贴",
+              "{sachet}": "袋", "{pc}": "个", "{supp}": "粒", "{bottle}": "瓶", "{box}": "盒"}
+
+
+def unit_words(unit: str | None) -> str:
+    """A unit as a pharmacist reads it: "{tbl}" is 片; another annotation loses its braces."""
+    if not unit:
+        return ""
+    for code, word in UNIT_WORDS.items():
+        unit = unit.replace(code, word)
+    return unit.replace("{", "").replace("}", "")
+
+
 def _frequency(item: rm.Item) -> str | None:
     if item.timing_code:
         return item.timing_code
@@ -251,6 +266,15 @@ class DetailService:
             uow.commit()
             return detail
 
+    def open_number(self, principal: Principal, number: str) -> PrescriptionDetail:
+        """The newest version of a prescription number, as :meth:`open` shows it."""
+        with self._uow() as uow:
+            try:
+                prescription_id = current_version(uow, number).id
+            except ClaimError as exc:
+                raise PrescriptionNotFound(str(exc)) from None
+        return self.open(principal, prescription_id)
+
     # -- parts
 
     def _patient(self, row: orm.Prescription, p: PrescriptionSnapshot, facts: rm.Snapshot | None,
@@ -295,8 +319,9 @@ class DetailService:
                 strength = f"{_num(f.drug.strength_mg)} mg"
             elif f is not None and f.drug.strength_mg_per_ml is not None:
                 strength = f"{_num(f.drug.strength_mg_per_ml)} mg/ml"
-            dose = f"{_num(item.dose_value)} {item.dose_unit or ''}".strip() if item.dose_value is not None else None
-            quantity = (f"{_num(item.quantity_value)} {item.quantity_unit or ''}".strip()
+            unit = unit_words(item.dose_unit_text or item.dose_unit)
+            dose = f"{_num(item.dose_value)} {unit}".strip() if item.dose_value is not None else None
+            quantity = (f"{_num(item.quantity_value)} {unit_words(item.quantity_unit)}".strip()
                         if item.quantity_value is not None else None)
             out.append(ItemView(
                 fhir_id=item.fhir_id, drug=item.drug.label(), strength=strength, form=item.medication_form,
