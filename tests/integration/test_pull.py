@@ -30,6 +30,7 @@ from workstation.domain import codec
 from workstation.domain.errors import DomainError
 from workstation.domain.prescription import PrescriptionSnapshot
 from workstation.services import pull as pull_service
+from workstation.services.intake import IntakeService
 from workstation.settings import FhirServerSettings
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2].parent / "shared" / "examples").glob("ex-*.json"))
@@ -481,6 +482,45 @@ def test_failure_mid_pull_keeps_stored_pages_and_rerun_completes(
     assert result.cursor == stamp(len(MR_ORDER))
     with ws.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(orm.Prescription)) == len(NUMBERS)
+
+
+def _through_the_pool(ws: Workstation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intake's worker processes read from the first page on (three pages would not start them)."""
+    monkeypatch.setattr(pull_service, "POOL_FROM_PAGES", 0)
+    monkeypatch.setattr(ws, "intake", IntakeService(ws.uow, max_bundle_bytes=ws.settings.max_bundle_bytes, workers=2))
+
+
+def test_pages_read_by_intakes_worker_processes_are_stored_as_the_files_would_be(
+    ws: Workstation, make_client: MakeClient, server: FakeFhirServer, fhir: FhirServerSettings,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through_the_pool(ws, monkeypatch)
+    pages: list[str] = []
+    result = pull_service.pull(ws, client=make_client(fhir), on_page=lambda name, report: pages.append(name))
+
+    assert ws.intake.workers_used == 2
+    assert (result.pages, result.stored, result.duplicates, result.quarantined) == (3, 8, 1, 0)
+    assert pages == ["page 1", "page 2", "page 3"]
+    expected = expected_snapshots()
+    rows = stored(ws)
+    assert sorted(rows) == NUMBERS
+    for number, (row,) in rows.items():
+        assert row.content_sha256 == expected[number].content_sha256
+        assert without_raw_json(row.snapshot) == without_raw_json(expected[number])
+    assert [(e["page"], e["new"]) for e in cursor_events(ws)] == [(1, stamp(4)), (2, stamp(8)), (3, stamp(9))]
+
+
+def test_a_server_failure_while_workers_read_still_stores_what_was_fetched_before_it(
+    ws: Workstation, make_client: MakeClient, server: FakeFhirServer, fhir: FhirServerSettings,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through_the_pool(ws, monkeypatch)
+    server.fault = fail_page_two("500")
+    with pytest.raises(FhirServerError, match="internal error on page 2"):
+        pull_service.pull(ws, client=make_client(fhir, []))
+    assert ws.intake.workers_used == 2
+    assert sorted(stored(ws)) == ["RXEXAIREQUESTER", "RXEXCHILDNOGUARDIAN", "RXEXCHILDOK", "RXEXCLEANHTN"]
+    assert pull_service.read_cursor(ws, server.base) == stamp(PAGE_SIZE)
 
 
 def test_max_pages_stops_after_storing_that_many(

@@ -3,8 +3,8 @@
 Each search page becomes one ``collection`` Bundle holding the page's MedicationRequests and
 everything the intake profile reads about them (patients' diagnoses with their source documents,
 guardians, allergies, body weight; prescribers' roles; dispenses; accompanying physicians), so
-that intake can judge the page exactly as it would judge a bundle file. A page is handed to the
-caller's store callback, and the next page is fetched only after that callback has returned.
+that intake can judge the page exactly as it would judge a bundle file. Pages are fetched lazily,
+one request at a time, as the caller asks for the next.
 """
 
 from __future__ import annotations
@@ -206,19 +206,6 @@ class FhirPullClient:
         self.close()
 
     # ------------------------------------------------------------------ paging
-
-    def pull(self, since: str | None, store: Callable[[PulledPage], None], *, max_pages: int | None = None) -> int:
-        """Hand every page to ``store`` in order; the next page is fetched only after ``store`` returns.
-
-        Returns the number of pages handed over. Raises FhirServerError; pages already handed over stay handed.
-        """
-        count = 0
-        for page in self.pages(since):
-            store(page)
-            count += 1
-            if max_pages is not None and count >= max_pages:
-                break
-        return count
 
     def pages(self, since: str | None) -> Iterator[PulledPage]:
         """The search's pages as collection Bundles, lazily: nothing is fetched ahead of the consumer."""

@@ -346,8 +346,8 @@ class _Worker:
     untold: _Validations = field(default_factory=list)
 
 
-def _read_pooled(workers: int, max_bytes: int, head: list[tuple[bytes, str]],
-                 rest: Iterator[tuple[bytes, str]]) -> Iterator[BundleRead]:
+def _read_pooled(workers: int, max_bytes: int, head: list[tuple[bytes, str]], rest: Iterator[tuple[bytes, str]],
+                 *, chunk_size: int = _CHUNK, chunks_ahead: int = _CHUNKS_AHEAD_PER_WORKER) -> Iterator[BundleRead]:
     """Read ``rest`` in worker processes while this process reads ``head``; yield every read in input order.
 
     If the pool fails (a worker killed, a result that cannot be sent back), whatever it has not
@@ -357,7 +357,7 @@ def _read_pooled(workers: int, max_bytes: int, head: list[tuple[bytes, str]],
     pool = [_Worker(ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker)) for _ in range(workers)]
     turns = itertools.cycle(pool)
     pending: deque[tuple[Future[tuple[list[_ReadResult], _Validations]] | None, _Worker, list[tuple[bytes, str]]]] = deque()
-    ahead = workers * _CHUNKS_AHEAD_PER_WORKER
+    ahead = workers * chunks_ahead
     broken = False
 
     def submit(chunks: Iterable[list[tuple[bytes, str]]]) -> None:
@@ -374,7 +374,7 @@ def _read_pooled(workers: int, max_bytes: int, head: list[tuple[bytes, str]],
             pending.append((future, worker, chunk))
 
     def chunks(count: int) -> list[list[tuple[bytes, str]]]:
-        taken = (list(itertools.islice(rest, _CHUNK)) for _ in range(count))
+        taken = (list(itertools.islice(rest, chunk_size)) for _ in range(count))
         return list(itertools.takewhile(bool, taken))
 
     # The first submission waits for the workers to start (a forkserver importing intake): let
@@ -486,22 +486,28 @@ class IntakeService:
             uow.commit()
         return report, again
 
-    def ingest_many(self, items: Iterable[tuple[bytes, str]], *, batch_size: int = 50) -> Iterator[IntakeReport]:
+    def ingest_many(self, items: Iterable[tuple[bytes, str]], *, batch_size: int = 50, pool_from: int | None = None,
+                    chunk_size: int = _CHUNK, chunks_ahead: int = _CHUNKS_AHEAD_PER_WORKER) -> Iterator[IntakeReport]:
         """Ingest many bundles, reporting in input order; each report is yielded only once its bundle is committed.
 
-        From ``POOL_MIN_BUNDLES`` bundles on, worker processes read while this process writes.
-        Up to ``batch_size`` bundles share a transaction (a commit per bundle costs more than the
-        bundle's rows) and are written together; should that fail for any of them, the batch is
-        written again one bundle per savepoint, so that one bundle's failure never touches another.
-        If the database fails, the uncommitted batch is rolled back and the error raised: the caller
-        still holds those inputs (files stay in the inbox, the cursor stays).
+        From ``pool_from`` bundles on (default ``POOL_MIN_BUNDLES``), worker processes read while
+        this process writes, ``chunk_size`` bundles to a task, reading at most ``chunks_ahead`` tasks
+        per worker ahead of writing (a pull's pages are large and fetched one by one: one to a task,
+        little read-ahead). Up to ``batch_size`` bundles share a transaction (a commit per bundle
+        costs more than the bundle's rows) and are written together; should that fail for any of
+        them, the batch is written again one bundle per savepoint, so that one bundle's failure never
+        touches another. If the database fails, the uncommitted batch is rolled back and the error
+        raised: the caller still holds those inputs (files stay in the inbox, the cursor stays).
         """
-        with contextlib.closing(self._read_many(iter(items))) as reads:
+        reading = self._read_many(iter(items), POOL_MIN_BUNDLES if pool_from is None else pool_from,
+                                  chunk_size, chunks_ahead)
+        with contextlib.closing(reading) as reads:
             while batch := list(itertools.islice(reads, batch_size)):
                 yield from self._store_batch(batch)
 
-    def _read_many(self, items: Iterator[tuple[bytes, str]]) -> Generator[BundleRead, None, None]:
-        head = list(itertools.islice(items, POOL_MIN_BUNDLES))
+    def _read_many(self, items: Iterator[tuple[bytes, str]], pool_from: int, chunk_size: int,
+                   chunks_ahead: int) -> Generator[BundleRead, None, None]:
+        head = list(itertools.islice(items, pool_from))
         following = next(items, None)
         if following is None or self._workers == 0:
             self.workers_used = 0
@@ -510,7 +516,8 @@ class IntakeService:
                 yield read_bundle(raw, source, self._max_bytes)
             return
         self.workers_used = self._workers
-        yield from _read_pooled(self._workers, self._max_bytes, head, itertools.chain([following], items))
+        yield from _read_pooled(self._workers, self._max_bytes, head, itertools.chain([following], items),
+                                chunk_size=chunk_size, chunks_ahead=chunks_ahead)
 
     def _store_batch(self, batch: list[BundleRead]) -> list[IntakeReport]:
         nows = [self._clock() for _ in batch]

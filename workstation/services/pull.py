@@ -2,22 +2,24 @@
 
 The cursor is the greatest ``meta.lastUpdated`` of the prescriptions already stored; the search
 asks for ``_lastUpdated=ge<cursor>``, so the boundary is read again next time and intake, being
-idempotent, stores it once. A page is committed by intake before the cursor moves past it, each
-in its own transaction: a failure part-way leaves every stored page stored and the cursor at the
-last of them.
+idempotent, stores it once. Pages go through intake's batched writer, read by its worker processes
+while later pages are fetched, exactly as ``rxws ingest`` takes in files; the cursor moves past a
+page only once intake has committed it. A server failure part-way still stores every page fetched
+before it, then raises: the cursor is left at the last stored page.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
 from workstation.adapters.db import orm
-from workstation.adapters.fhir_pull import FhirPullClient, PulledPage, last_updated, parse_instant
+from workstation.adapters.fhir_pull import FhirPullClient, FhirServerError, PulledPage, last_updated, parse_instant
 from workstation.bootstrap import Workstation
 from workstation.services import audit
 from workstation.services.intake import IntakeReport
@@ -25,6 +27,12 @@ from workstation.services.intake import IntakeReport
 log = logging.getLogger(__name__)
 
 ACTOR = "system:pull"
+
+# A page holds up to page_size prescriptions with their patients' histories: worker processes pay off
+# from a few pages on, one page to a task, with little read-ahead (pages arrive one request at a time).
+POOL_FROM_PAGES = 3
+PAGES_PER_TRANSACTION = 2
+PAGES_AHEAD_PER_WORKER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +58,7 @@ def pull(
         with FhirPullClient(ws.settings.fhir_server) as own:
             return pull(ws, on_page=on_page, max_pages=max_pages, client=own)
     run = _Run(ws, client.base_url, on_page)
-    client.pull(run.cursor, run.store, max_pages=max_pages)
+    run.store_all(client.pages(run.cursor), max_pages)
     return PullResult(run.pages, run.stored, run.duplicates, run.quarantined, run.cursor)
 
 
@@ -73,10 +81,40 @@ class _Run:
         self.high: tuple[datetime, str] | None = None
         self.in_order = True
 
-    def store(self, page: PulledPage) -> None:
+    def store_all(self, pages: Iterator[PulledPage], max_pages: int | None) -> None:
+        """Every page through intake, in order; the cursor follows each page intake has committed."""
+        fetched: deque[PulledPage] = deque()  # fetched, not yet accounted for, in order
+        failure: list[FhirServerError] = []
+
+        def to_intake() -> Iterator[tuple[bytes, str]]:
+            count = 0
+            try:
+                for page in pages:
+                    fetched.append(page)
+                    count += 1
+                    if page.medication_requests:
+                        yield page.bundle, self.source
+                    if max_pages is not None and count >= max_pages:
+                        return
+            except FhirServerError as exc:
+                failure.append(exc)  # raised once what was fetched before it is stored
+
+        reports = self.ws.intake.ingest_many(to_intake(), batch_size=PAGES_PER_TRANSACTION,
+                                             pool_from=POOL_FROM_PAGES, chunk_size=1,
+                                             chunks_ahead=PAGES_AHEAD_PER_WORKER)
+        for report in reports:
+            # Pages without prescriptions went past intake: account for them in their place.
+            while not fetched[0].medication_requests:
+                self._done(fetched.popleft(), None)
+            self._done(fetched.popleft(), report)
+        while fetched:
+            self._done(fetched.popleft(), None)
+        if failure:
+            raise failure[0]
+
+    def _done(self, page: PulledPage, report: IntakeReport | None) -> None:
         self.pages += 1
-        if page.medication_requests:
-            report = self.ws.intake.ingest(page.bundle, self.source)
+        if report is not None:
             self.stored += len(report.stored)
             self.duplicates += len(report.duplicates)
             self.quarantined += len(report.quarantined)
