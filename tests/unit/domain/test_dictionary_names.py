@@ -117,7 +117,8 @@ def test_the_issue_examples(name: str, category: str) -> None:
 
 
 def test_a_strength_is_read_from_every_spelling() -> None:
-    from workstation.domain.classification import _amounts, _fold
+    from workstation.domain.classification.names import fold as _fold
+    from workstation.domain.classification.strengths import amounts_in as _amounts
 
     mg = lambda text: _amounts(_fold(text))  # noqa: E731
     assert mg("5micrograms/hour") == mg("5 mcg/hr") == [(mg("5mcg/h")[0][0], "mg/hr")]
