@@ -296,7 +296,7 @@ def cmd_inbox(args: argparse.Namespace, out: TextIO) -> int:
         print(f"收件箱 inbox: {inbox}", file=out)
         status = EXIT_OK
 
-        def show(o: InboxOutcome) -> None:
+        def show(o: InboxOutcome[IntakeReport]) -> None:
             nonlocal status
             if o.report is not None:
                 _print_report(out, o.path.name, o.report)
@@ -328,7 +328,8 @@ def cmd_pull(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     ws = _open()
     try:
-        result = pull.pull(ws, on_page=lambda name, report: _print_report(out, name, report))
+        result = pull.pull(ws.intake, ws.uow, ws.settings.fhir_server,
+                           on_page=lambda name, report: _print_report(out, name, report))
         print(f"拉取完成 pull done: {result.pages} pages, {result.stored} stored, {result.duplicates} duplicates, "
               f"{result.quarantined} quarantined; cursor {result.cursor or '(none)'}", file=out)
         return EXIT_PARTIAL if result.quarantined else EXIT_OK

@@ -282,12 +282,16 @@ def make_client() -> Iterator[MakeClient]:
     made: list[FhirPullClient] = []
 
     def make(settings: FhirServerSettings, sleeps: list[float] | None = None) -> FhirPullClient:
-        made.append(FhirPullClient(settings, sleep=(sleeps.append if sleeps is not None else _no_sleep)))
+        made.append(pull_service.client_for(settings, sleep=(sleeps.append if sleeps is not None else _no_sleep)))
         return made[-1]
 
     yield make
     for c in made:
         c.close()
+
+
+def run_pull(ws: Workstation, **kwargs: Any) -> pull_service.PullResult:
+    return pull_service.pull(ws.intake, ws.uow, ws.settings.fhir_server, **kwargs)
 
 
 def _no_sleep(seconds: float) -> None:
@@ -360,7 +364,7 @@ def test_full_pull_stores_every_example_as_reading_the_file_would(
     ws: Workstation, make_client: MakeClient, server: FakeFhirServer, fhir: FhirServerSettings, token: str
 ) -> None:
     pages: list[str] = []
-    result = pull_service.pull(ws, client=make_client(fhir), on_page=lambda name, report: pages.append(name))
+    result = run_pull(ws, client=make_client(fhir), on_page=lambda name, report: pages.append(name))
 
     assert (result.pages, result.stored, result.quarantined) == (3, 8, 0)
     assert result.duplicates == 1  # RXEXCLEANHTN again on page 2, where its second item matched
@@ -405,11 +409,11 @@ def test_full_pull_stores_every_example_as_reading_the_file_would(
 def test_second_pull_without_new_data_stores_nothing_and_keeps_the_cursor(
     ws: Workstation, make_client: MakeClient, server: FakeFhirServer, fhir: FhirServerSettings
 ) -> None:
-    pull_service.pull(ws, client=make_client(fhir))
+    run_pull(ws, client=make_client(fhir))
     events = len(cursor_events(ws))
     server.seen.clear()
 
-    again = pull_service.pull(ws, client=make_client(fhir))
+    again = run_pull(ws, client=make_client(fhir))
 
     assert (again.stored, again.quarantined, again.cursor) == (0, 0, stamp(len(MR_ORDER)))
     assert again.duplicates == 1  # the boundary item, read again because the search is `ge`
@@ -430,7 +434,7 @@ def test_503_twice_then_success(
 
     server.fault = fault
     sleeps: list[float] = []
-    result = pull_service.pull(ws, client=make_client(fhir, sleeps))
+    result = run_pull(ws, client=make_client(fhir, sleeps))
 
     assert result.stored == 8
     assert len(sleeps) == 2
@@ -451,7 +455,7 @@ def test_429_retry_after_is_honoured(
 
     server.fault = fault
     sleeps: list[float] = []
-    result = pull_service.pull(ws, client=make_client(fhir, sleeps))
+    result = run_pull(ws, client=make_client(fhir, sleeps))
 
     assert result.stored == 8
     assert sleeps == [7.0]
@@ -464,17 +468,17 @@ def test_failure_mid_pull_keeps_stored_pages_and_rerun_completes(
     server.fault = fail_page_two(kind)
     sleeps: list[float] = []
     with pytest.raises(FhirServerError) as err:
-        pull_service.pull(ws, client=make_client(fhir, sleeps))
+        run_pull(ws, client=make_client(fhir, sleeps))
 
     message = str(err.value)
     assert f"_offset={PAGE_SIZE}" in message and "after 3 attempts" in message
     assert ("HTTP 500" in message and "internal error on page 2" in message) if kind == "500" else "ConnectionError" in message
     assert len(sleeps) == fhir.max_retries
     assert sorted(stored(ws)) == ["RXEXAIREQUESTER", "RXEXCHILDNOGUARDIAN", "RXEXCHILDOK", "RXEXCLEANHTN"]
-    assert pull_service.read_cursor(ws, server.base) == stamp(PAGE_SIZE)
+    assert pull_service.read_cursor(ws.uow, server.base) == stamp(PAGE_SIZE)
 
     server.fault = None
-    result = pull_service.pull(ws, client=make_client(fhir))
+    result = run_pull(ws, client=make_client(fhir))
 
     assert result.stored == 4 and result.quarantined == 0
     rows = stored(ws)
@@ -496,7 +500,7 @@ def test_pages_read_by_intakes_worker_processes_are_stored_as_the_files_would_be
 ) -> None:
     _through_the_pool(ws, monkeypatch)
     pages: list[str] = []
-    result = pull_service.pull(ws, client=make_client(fhir), on_page=lambda name, report: pages.append(name))
+    result = run_pull(ws, client=make_client(fhir), on_page=lambda name, report: pages.append(name))
 
     assert ws.intake.workers_used == 2
     assert (result.pages, result.stored, result.duplicates, result.quarantined) == (3, 8, 1, 0)
@@ -517,16 +521,16 @@ def test_a_server_failure_while_workers_read_still_stores_what_was_fetched_befor
     _through_the_pool(ws, monkeypatch)
     server.fault = fail_page_two("500")
     with pytest.raises(FhirServerError, match="internal error on page 2"):
-        pull_service.pull(ws, client=make_client(fhir, []))
+        run_pull(ws, client=make_client(fhir, []))
     assert ws.intake.workers_used == 2
     assert sorted(stored(ws)) == ["RXEXAIREQUESTER", "RXEXCHILDNOGUARDIAN", "RXEXCHILDOK", "RXEXCLEANHTN"]
-    assert pull_service.read_cursor(ws, server.base) == stamp(PAGE_SIZE)
+    assert pull_service.read_cursor(ws.uow, server.base) == stamp(PAGE_SIZE)
 
 
 def test_max_pages_stops_after_storing_that_many(
     ws: Workstation, make_client: MakeClient, server: FakeFhirServer, fhir: FhirServerSettings
 ) -> None:
-    result = pull_service.pull(ws, client=make_client(fhir), max_pages=1)
+    result = run_pull(ws, client=make_client(fhir), max_pages=1)
 
     assert (result.pages, result.stored, result.cursor) == (1, 4, stamp(PAGE_SIZE))
     assert len([s for s in server.searches("MedicationRequest") if "_sort" in s.args]) == 1
@@ -538,13 +542,13 @@ def test_unsorted_server_moves_the_cursor_only_after_a_complete_run(
     server.sort = False  # newest first: a page-by-page cursor would jump past items not yet read
     server.fault = fail_page_two("500")
     with pytest.raises(FhirServerError):
-        pull_service.pull(ws, client=make_client(fhir, []))
-    assert stored(ws) and pull_service.read_cursor(ws, server.base) is None
+        run_pull(ws, client=make_client(fhir, []))
+    assert stored(ws) and pull_service.read_cursor(ws.uow, server.base) is None
 
     server.fault = None
-    result = pull_service.pull(ws, client=make_client(fhir))
+    result = run_pull(ws, client=make_client(fhir))
     assert sorted(stored(ws)) == NUMBERS
-    assert result.cursor == stamp(len(MR_ORDER)) == pull_service.read_cursor(ws, server.base)
+    assert result.cursor == stamp(len(MR_ORDER)) == pull_service.read_cursor(ws.uow, server.base)
 
 
 def test_401_fails_at_once_without_leaking_the_token(
@@ -552,12 +556,12 @@ def test_401_fails_at_once_without_leaking_the_token(
 ) -> None:
     server.fault = lambda request: _outcome(401, f"bearer token {request.headers['Authorization'][7:]} is not valid")
     with pytest.raises(FhirServerError) as err:
-        pull_service.pull(ws, client=make_client(fhir))
+        run_pull(ws, client=make_client(fhir))
 
     assert len(server.seen) == 1
     assert "HTTP 401" in str(err.value) and "is not valid" in str(err.value)
     assert TOKEN not in str(err.value) and TOKEN not in repr(err.value.args)
-    assert pull_service.read_cursor(ws, server.base) is None
+    assert pull_service.read_cursor(ws.uow, server.base) is None
 
 
 def test_next_link_to_another_host_is_refused(
@@ -566,12 +570,12 @@ def test_next_link_to_another_host_is_refused(
     assert "//localhost:" in server.base
     server.search_next_base = server.base.replace("//localhost:", "//127.0.0.1:")  # same server, another host name
     with pytest.raises(FhirServerError) as err:
-        pull_service.pull(ws, client=make_client(fhir))
+        run_pull(ws, client=make_client(fhir))
 
     assert "another server" in str(err.value) and "127.0.0.1" in str(err.value)
     assert not any(s.headers.get("Host", "").startswith("127.0.0.1") for s in server.seen)
     # Page 1 itself was sound: it is stored, and the cursor marks it.
-    assert len(stored(ws)) == 4 and pull_service.read_cursor(ws, server.base) == stamp(PAGE_SIZE)
+    assert len(stored(ws)) == 4 and pull_service.read_cursor(ws.uow, server.base) == stamp(PAGE_SIZE)
 
 
 def test_a_response_that_is_not_json_is_an_error(
@@ -579,7 +583,7 @@ def test_a_response_that_is_not_json_is_an_error(
 ) -> None:
     server.fault = lambda request: Response("<html><body>Login</body></html>", content_type="text/html")
     with pytest.raises(FhirServerError) as err:
-        pull_service.pull(ws, client=make_client(fhir))
+        run_pull(ws, client=make_client(fhir))
 
     assert "not JSON" in str(err.value) and "text/html" in str(err.value) and "Login" in str(err.value)
     assert len(server.seen) == 1
@@ -590,12 +594,12 @@ def test_a_json_answer_that_is_not_a_bundle_is_an_error(
 ) -> None:
     server.fault = lambda request: Response(json.dumps({"resourceType": "Patient", "id": "x"}), content_type=FHIR_JSON)
     with pytest.raises(FhirServerError, match="not a FHIR Bundle"):
-        pull_service.pull(ws, client=make_client(fhir))
+        run_pull(ws, client=make_client(fhir))
 
 
 def test_no_base_url_says_where_to_set_it(ws: Workstation) -> None:
     with pytest.raises(DomainError) as err:
-        pull_service.pull(ws)
+        run_pull(ws)
     assert "[fhir_server] base_url" in str(err.value) and "RXWS_FHIR_BASE_URL" in str(err.value)
 
 

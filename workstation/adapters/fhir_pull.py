@@ -25,9 +25,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import requests
 import requests.auth
 
-from workstation.adapters import secrets
 from workstation.domain.errors import DomainError
-from workstation.settings import FhirServerSettings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -170,26 +168,31 @@ class FhirPullClient:
 
     def __init__(
         self,
-        settings: FhirServerSettings,
+        base_url: str,
         *,
+        token: str | None = None,
+        page_size: int = 50,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff_seconds: float = 1.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if not settings.base_url:
-            raise SettingsError(
-                "没有配置 FHIR 服务器 / no FHIR server configured: set `[fhir_server] base_url` in settings.toml "
-                "or the RXWS_FHIR_BASE_URL environment variable"
-            )
-        self.base_url = settings.base_url.rstrip("/")
+        """Raises ValueError when ``base_url`` is not an http(s) URL with a host."""
+        self.base_url = base_url.rstrip("/")
         self._origin = _origin(self.base_url)
         if self._origin is None:
-            raise SettingsError(f"fhir_server.base_url {settings.base_url!r} is not an http(s) URL with a host")
-        self._settings = settings
+            raise ValueError(f"{base_url!r} is not an http(s) URL with a host")
+        self._page_size = page_size
+        self._timeouts = (connect_timeout, read_timeout)
+        self._max_retries = max(max_retries, 0)
+        self._backoff_seconds = max(backoff_seconds, 0.0)
         self._session = session or requests.Session()
         self._sleep = sleep
         self._rng = rng or random.Random()
-        token = (secrets.get_secret(settings.token_name) or "").strip()
+        token = (token or "").strip()
         self._auth = _BearerAuth(token) if token else None
         # Kept only to blank it out of server messages that might echo it back.
         self._redact = token
@@ -213,7 +216,7 @@ class FhirPullClient:
         params: list[tuple[str, str]] = [("status", "active")]
         if since:
             params.append(("_lastUpdated", f"ge{since}"))
-        params += [("_sort", "_lastUpdated"), ("_count", str(self._settings.page_size)), *SEARCH_INCLUDES]
+        params += [("_sort", "_lastUpdated"), ("_count", str(self._page_size)), *SEARCH_INCLUDES]
         url: str | None = self._url("MedicationRequest", params)
         seen: set[str] = set()
         number = 0
@@ -393,7 +396,7 @@ class FhirPullClient:
     def _get_json(self, url: str, *, missing_ok: bool) -> dict[str, Any] | None:
         if _origin(url) != self._origin:
             raise FhirServerError(url, f"refused: not on the configured server {_safe_origin(self.base_url)}")
-        retries = max(self._settings.max_retries, 0)
+        retries = self._max_retries
         attempt = 0
         while True:
             delay: float | None = None
@@ -403,7 +406,7 @@ class FhirPullClient:
                     url,
                     headers={"Accept": FHIR_JSON},
                     auth=self._auth,
-                    timeout=(self._settings.connect_timeout, self._settings.read_timeout),
+                    timeout=self._timeouts,
                     allow_redirects=False,
                 )
             except _RETRY_EXCEPTIONS as exc:
@@ -443,7 +446,7 @@ class FhirPullClient:
         return data
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(_MAX_BACKOFF_SECONDS, max(self._settings.backoff_seconds, 0.0) * 2.0 ** attempt)
+        ceiling = min(_MAX_BACKOFF_SECONDS, self._backoff_seconds * 2.0 ** attempt)
         # Jitter keeps many workstations that failed together from retrying together.
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 

@@ -9,22 +9,44 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from workstation.services.intake import IntakeReport
+from typing import Generic, Protocol, TypeVar
 
 # A file younger than this may still be being written by whoever drops it.
 SETTLE_SECONDS = 1.0
 
 
+class QuarantinedPart(Protocol):
+    """What the reason file says of a part intake refused."""
+
+    @property
+    def number(self) -> str | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def quarantine_id(self) -> int: ...
+
+
+class Report(Protocol):
+    """What the inbox needs of an intake report: where the file goes, and why."""
+
+    @property
+    def outcome(self) -> str: ...  # "quarantined" (wholly refused) goes to rejected/, anything else to processed/
+    @property
+    def quarantined(self) -> Sequence[QuarantinedPart]: ...
+
+
+R = TypeVar("R", bound=Report)
+
+
 @dataclass(frozen=True, slots=True)
-class InboxOutcome:
+class InboxOutcome(Generic[R]):
     path: Path
     moved_to: Path | None
-    report: IntakeReport | None
+    report: R | None
     error: str | None = None
 
 
@@ -37,17 +59,17 @@ def pending_files(inbox: Path, *, settle: float = SETTLE_SECONDS) -> Iterator[Pa
 
 def process_inbox(
     inbox: Path,
-    ingest_many: Callable[[Iterable[tuple[bytes, str]]], Iterator[IntakeReport]],
+    ingest_many: Callable[[Iterable[tuple[bytes, str]]], Iterator[R]],
     *,
     settle: float = SETTLE_SECONDS,
-    on_outcome: Callable[[InboxOutcome], None] | None = None,
-) -> list[InboxOutcome]:
+    on_outcome: Callable[[InboxOutcome[R]], None] | None = None,
+) -> list[InboxOutcome[R]]:
     """Ingest every settled ``*.json`` in ``inbox`` once; each file moves once its intake committed."""
     for sub in ("processed", "rejected"):
         (inbox / sub).mkdir(parents=True, exist_ok=True)
-    outcomes: list[InboxOutcome] = []
+    outcomes: list[InboxOutcome[R]] = []
 
-    def emit(outcome: InboxOutcome) -> None:
+    def emit(outcome: InboxOutcome[R]) -> None:
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
@@ -71,7 +93,7 @@ def process_inbox(
     return outcomes
 
 
-def _file_away(inbox: Path, path: Path, report: IntakeReport) -> Path:
+def _file_away(inbox: Path, path: Path, report: Report) -> Path:
     folder = inbox / ("rejected" if report.outcome == "quarantined" else "processed")
     target = folder / path.name
     if target.exists():

@@ -15,14 +15,17 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from workstation.adapters import secrets
 from workstation.adapters.db import orm
+from workstation.adapters.db.uow import UnitOfWork
 from workstation.adapters.fhir_pull import FhirPullClient, FhirServerError, PulledPage, last_updated, parse_instant
-from workstation.bootstrap import Workstation
 from workstation.services import audit
-from workstation.services.intake import IntakeReport
+from workstation.services.intake import IntakeReport, IntakeService
+from workstation.settings import FhirServerSettings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,27 @@ class PullResult:
     cursor: str | None  # where the next pull starts
 
 
+def client_for(fhir: FhirServerSettings, **kwargs: Any) -> FhirPullClient:
+    """A client for the configured FHIR server, its bearer token from the OS keyring; ``kwargs`` go to the
+    client (a session, a sleep). Raises SettingsError naming the setting when the server is not usable."""
+    if not fhir.base_url:
+        raise SettingsError(
+            "没有配置 FHIR 服务器 / no FHIR server configured: set `[fhir_server] base_url` in settings.toml "
+            "or the RXWS_FHIR_BASE_URL environment variable"
+        )
+    token = secrets.get_secret(fhir.token_name)
+    try:
+        return FhirPullClient(fhir.base_url, token=token, page_size=fhir.page_size,
+                              connect_timeout=fhir.connect_timeout, read_timeout=fhir.read_timeout,
+                              max_retries=fhir.max_retries, backoff_seconds=fhir.backoff_seconds, **kwargs)
+    except ValueError:
+        raise SettingsError(f"fhir_server.base_url {fhir.base_url!r} is not an http(s) URL with a host") from None
+
+
 def pull(
-    ws: Workstation,
+    intake: IntakeService,
+    uow: Callable[[], UnitOfWork],
+    fhir: FhirServerSettings,
     *,
     on_page: Callable[[str, IntakeReport], None] | None = None,
     max_pages: int | None = None,
@@ -55,27 +77,29 @@ def pull(
 ) -> PullResult:
     """Fetch and store everything new on the configured server. Raises FhirServerError, SettingsError."""
     if client is None:
-        with FhirPullClient(ws.settings.fhir_server) as own:
-            return pull(ws, on_page=on_page, max_pages=max_pages, client=own)
-    run = _Run(ws, client.base_url, on_page)
+        with client_for(fhir) as own:
+            return pull(intake, uow, fhir, on_page=on_page, max_pages=max_pages, client=own)
+    run = _Run(intake, uow, client.base_url, on_page)
     run.store_all(client.pages(run.cursor), max_pages)
     return PullResult(run.pages, run.stored, run.duplicates, run.quarantined, run.cursor)
 
 
-def read_cursor(ws: Workstation, base_url: str) -> str | None:
+def read_cursor(uow: Callable[[], UnitOfWork], base_url: str) -> str | None:
     """Where the next pull from ``base_url`` starts (None: from the beginning)."""
-    with ws.uow() as uow:
-        row = uow.session.get(orm.IntakeCursor, base_url)
+    with uow() as u:
+        row = u.session.get(orm.IntakeCursor, base_url)
         return row.cursor if row is not None else None
 
 
 class _Run:
-    def __init__(self, ws: Workstation, base_url: str, on_page: Callable[[str, IntakeReport], None] | None) -> None:
-        self.ws = ws
+    def __init__(self, intake: IntakeService, uow: Callable[[], UnitOfWork], base_url: str,
+                 on_page: Callable[[str, IntakeReport], None] | None) -> None:
+        self.intake = intake
+        self.uow = uow
         self.base_url = base_url
         self.source = f"pull:{base_url}"
         self.on_page = on_page
-        self.cursor = read_cursor(ws, base_url)
+        self.cursor = read_cursor(uow, base_url)
         self.pages = self.stored = self.duplicates = self.quarantined = 0
         # The greatest lastUpdated seen so far, and whether the server has kept its pages in that order.
         self.high: tuple[datetime, str] | None = None
@@ -99,7 +123,7 @@ class _Run:
             except FhirServerError as exc:
                 failure.append(exc)  # raised once what was fetched before it is stored
 
-        reports = self.ws.intake.ingest_many(to_intake(), batch_size=PAGES_PER_TRANSACTION,
+        reports = self.intake.ingest_many(to_intake(), batch_size=PAGES_PER_TRANSACTION,
                                              pool_from=POOL_FROM_PAGES, chunk_size=1,
                                              chunks_ahead=PAGES_AHEAD_PER_WORKER)
         for report in reports:
@@ -156,7 +180,7 @@ class _Run:
         new = self.high[1]
         for attempt in range(2):
             try:
-                with self.ws.uow() as uow:
+                with self.uow() as uow:
                     s = uow.session
                     row = s.get(orm.IntakeCursor, self.base_url, with_for_update=True)
                     old = row.cursor if row is not None else None
