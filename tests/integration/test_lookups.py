@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -16,13 +17,16 @@ from workstation.domain.accounts import PermissionDenied
 from workstation.services import intake
 
 
+def _broken_reader(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
+    def broken(parsed: Any) -> Any:
+        raise RuntimeError(message)
+    monkeypatch.setattr(intake, "bundle_rows", broken)
+
+
 def _quarantine_by_reader_bug(pharmacy: Pharmacy, monkeypatch: pytest.MonkeyPatch, number: str) -> int:
     """A bundle quarantined because the reader failed (a bug since fixed): the bundle itself is sound."""
     real = intake.bundle_rows
-
-    def broken(parsed: Any) -> Any:
-        raise RuntimeError("reader bug")
-    monkeypatch.setattr(intake, "bundle_rows", broken)
+    _broken_reader(monkeypatch, "reader bug")
     report = pharmacy.ws.intake.ingest(signed_prescription(number, utcnow()), f"test:{number}")
     monkeypatch.setattr(intake, "bundle_rows", real)
     assert report.outcome == "quarantined"
@@ -58,6 +62,21 @@ def test_a_bundle_refused_again_for_the_same_reason_stays_open(pharmacy: Pharmac
 
     code, out, err = cli("quarantine", "show", "999999")
     assert code != 0 and "#999999" in err
+
+
+def test_a_bundle_refused_again_for_a_new_reason_moves_to_a_new_entry(
+        pharmacy: Pharmacy, monkeypatch: pytest.MonkeyPatch, cli: Any) -> None:
+    qid = _quarantine_by_reader_bug(pharmacy, monkeypatch, "RXQNEW")
+    _broken_reader(monkeypatch, "a different bug")
+    code, out, _ = cli("quarantine", "release", str(qid))
+    moved = re.search(r"now #(\d+)", out)
+    assert code != 0 and moved is not None, out
+    new_id = int(moved.group(1))
+    assert pharmacy.ws.intake.quarantined(qid).status == "resolved"
+    new = pharmacy.ws.intake.quarantined(new_id)
+    assert new_id != qid and new.status == "open" and "a different bug" in new.reason
+    code, out, _ = cli("audit", "list", "--subject", f"quarantine:{qid}")
+    assert f'"quarantined_again_as":{new_id}' in out
 
 
 def test_the_audit_trail_is_browsed_by_subject_action_and_time(pharmacy: Pharmacy, cli: Any) -> None:
