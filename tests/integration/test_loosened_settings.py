@@ -68,7 +68,7 @@ def test_an_approval_under_loosened_settings_carries_them_everywhere(pharmacy: P
     expected = [{"setting": "rule items.too_many disabled", "reason": REASON, "settings_sha256": _digest(pharmacy)}]
     with loosened.uow() as uow:
         row = uow.session.get_one(orm.Decision, decision_id)
-        stored, provenance_json = json.loads(row.settings_loosened), row.provenance
+        stored, provenance_json, prescription_id = json.loads(row.settings_loosened), row.provenance, row.prescription_id
         approved = json.loads(uow.session.scalars(select(orm.AuditEvent.details).where(
             orm.AuditEvent.action == "decision.approved")).one())
     assert stored == expected
@@ -85,8 +85,15 @@ def test_an_approval_under_loosened_settings_carries_them_everywhere(pharmacy: P
     assert {e["url"]: e["valueString"] for e in extension["extension"]} == {
         "setting": "rule items.too_many disabled", "reason": REASON, "settingsSha256": _digest(pharmacy)}
     # The released message is built from the stored Provenance: it carries the loosening too.
-    bundle = approval.dispensing_bundle([], provenance, decision_id=decision_id, timestamp="2026-12-06T10:00:00+08:00")
+    with loosened.uow() as uow:
+        mrs = [json.loads(i.resource_json) for i in uow.session.scalars(select(orm.PrescriptionItem).where(
+            orm.PrescriptionItem.prescription_id == prescription_id).order_by(orm.PrescriptionItem.position))]
+    bundle = approval.dispensing_bundle(mrs, provenance, decision_id=decision_id, timestamp="2026-12-06T10:00:00+08:00")
     assert bundle["entry"][-1]["resource"]["extension"] == provenance["extension"]
+    # …and `rxws verify` says so beside the verified signature.
+    [checked] = approval.verify_dispensing_bundle(bundle, loosened.release_anchors()).approvals
+    assert checked.loosened == (f"rule items.too_many disabled: {REASON} (settings sha256 {_digest(pharmacy)[:12]}…)",)
+    assert "review settings loosened" in checked.describe("Asia/Shanghai")
 
 
 def test_the_loosening_is_audited_once_per_settings_file_and_rejections_carry_it(

@@ -37,6 +37,8 @@ English, whatever the input.
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import binascii
 import json
@@ -329,6 +331,9 @@ class VerifiedApproval:
     signer_name: str
     licence: str
     signed_at: datetime
+    # Review settings less strict than the law the approval was made under, as its Provenance records them
+    # beside the signature ("setting: reason"); not part of the signed statement.
+    loosened: tuple[str, ...] = ()
 
     @property
     def prescription(self) -> str:
@@ -345,13 +350,15 @@ class VerifiedApproval:
         ack_zh = f"，确认警示 {len(rules)} 项（{'、'.join(rules)}）" if rules else ""
         ack_en = f", acknowledging {len(rules)} warning(s) ({', '.join(rules)})" if rules else ""
         when = _when(self.signed_at, zone)
+        loosened = "".join(f"\n  审核规则设置放宽（记录于签名旁）/ review settings loosened (recorded beside the "
+                           f"signature): {item}" for item in self.loosened)
         return (
             f"药师 {self.signer_name}（执业药师注册证号 {self.licence}）于 {when} 审核通过处方 {self.prescription} "
             f"第 {self.version} 版（内容摘要 {digest}…{ack_zh}）；此签名表示该药师已审核处方并同意调配 / "
             f"Verification signature: pharmacist {self.signer_name} (licence {self.licence}) "
             f"reviewed prescription {self.prescription} version {self.version} "
             f"(content {digest}…{ack_en}) at {when} "
-            "and approves it for dispensing"
+            "and approves it for dispensing" + loosened
         )
 
 
@@ -676,7 +683,20 @@ def _verify_provenance(
             f"处方 {approval.prescription} 的药品条目与药师审核时的内容不符：审核后被改动",
             f"the items of prescription {approval.prescription} are not what the pharmacist approved: "
             "they were changed after the approval")
-    return approval
+    return dataclasses.replace(approval, loosened=_loosened(provenance))
+
+
+def _loosened(provenance: Json) -> tuple[str, ...]:
+    """The :data:`LOOSENED_EXTENSION` entries of an approval Provenance, as "setting: reason (settings sha256 …)"."""
+    found = []
+    for ext in provenance.get("extension") or ():
+        if not isinstance(ext, dict) or ext.get("url") != LOOSENED_EXTENSION:
+            continue
+        parts = {e.get("url"): e.get("valueString") for e in ext.get("extension") or () if isinstance(e, dict)}
+        digest = parts.get("settingsSha256")
+        found.append(f"{parts.get('setting') or '?'}: {parts.get('reason') or '?'}"
+                     + (f" (settings sha256 {str(digest)[:12]}…)" if digest else ""))
+    return tuple(found)
 
 
 def _check_declared_signer(name: str, signature: Json, approval: VerifiedApproval) -> None:
