@@ -885,6 +885,9 @@ def _item(index: _Index, entry: _Entry, notes: list[str]) -> Item:
         dose_value=_decimal(dose.get("value")),
         dose_unit=_str(dose.get("code")) or _str(dose.get("unit")),
         dose_unit_text=_str(dose.get("unit")),
+        timing_when=tuple(w for w in _list(repeat.get("when")) if isinstance(w, str) and w.strip())[:8],
+        additional_instructions=tuple(label for a in _list(dosage.get("additionalInstruction"))
+                                      if (label := _concept(a).label()))[:8],
         quantity_value=_decimal(quantity.get("value")),
         quantity_unit=_str(quantity.get("unit")) or _str(quantity.get("code")),
         supply_days=_supply_days(_dict(dispense.get("expectedSupplyDuration"))),

@@ -189,6 +189,8 @@ class Item:
     skin_test_result: str | None
     resource_json: str = field(repr=False)  # the MedicationRequest exactly as received, as JSON
     dose_unit_text: str | None = None  # the dose unit as people write it ("片"), beside its code ("{tbl}")
+    timing_when: tuple[str, ...] = ()  # Timing.repeat.when: "PC" after meals, "AC" before, "HS" at bedtime…
+    additional_instructions: tuple[str, ...] = ()  # Dosage.additionalInstruction as written ("饭后服用")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from workstation.domain import codec
 from workstation.domain.accounts import Action, Principal, require
 from workstation.domain.errors import DomainError
 from workstation.domain.prescription import PrescriptionSnapshot
+from workstation.domain.usage import unit_words
 from workstation.services import audit
 from workstation.services.claims import ClaimError, current_version
 from workstation.services.queue import _age_years, mask_name
@@ -170,20 +171,6 @@ def _matches(code: str, confirmed: str, level: str) -> bool:
 
 def _num(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
-
-
-# UCUM annotations as the hospital sends them ({tbl}) and as a pharmacist reads them.
-UNIT_WORDS = {"{tbl}": "片", "{tab}": "片", "{cap}": "粒", "{puff}": "揿", "{drop}": "滴", "{patch}": "贴",
-              "{sachet}": "袋", "{pc}": "个", "{supp}": "粒", "{bottle}": "瓶", "{box}": "盒"}
-
-
-def unit_words(unit: str | None) -> str:
-    """A unit as a pharmacist reads it: "{tbl}" is 片; another annotation loses its braces."""
-    if not unit:
-        return ""
-    for code, word in UNIT_WORDS.items():
-        unit = unit.replace(code, word)
-    return unit.replace("{", "").replace("}", "")
 
 
 def _frequency(item: rm.Item) -> str | None:
