@@ -201,6 +201,44 @@ D0232,佐匹克隆片,Zopiclone Tablets,佐匹克隆,zopiclone,N05CF01,片剂,7.
 D0301,青霉素V钾片,Phenoxymethylpenicillin Potassium Tablets,青霉素V,phenoxymethylpenicillin,J01CE02,片剂,0.25g,,3000,yes,青霉素V,phenoxymethylpenicillin
 """
 
+# What the dispensing labels print of some drugs (the formulary's optional label columns): storage,
+# warnings, and what one package holds (so 14 tablets of a 7-tablet box make two labels, 1/2 and 2/2).
+LABEL_FACTS: Final[Mapping[str, tuple[str, str, int | None, str]]] = {
+    "D0001": ("遮光，密封保存", "", 7, "盒"),
+    "D0002": ("密封保存", "餐中或餐后服用", 30, "盒"),
+    "D0003": ("遮光，密封保存", "", 7, "盒"),
+    "D0004": ("密封，干燥处保存", "青霉素过敏者禁用", 24, "盒"),
+    "D0005": ("密封，阴凉处保存", "用前摇匀", 1, "瓶"),
+    "D0006": ("密封保存", "用前摇匀", 1, "瓶"),
+    "D0007": ("遮光，密封保存", "", 6, "盒"),
+    "D0008": ("遮光，密封保存", "", 7, "盒"),
+    "D0010": ("遮光，密封保存", "整粒吞服，不可咀嚼或压碎", 14, "盒"),
+    "D0011": ("遮光，密封保存", "嚼碎后服用", 5, "盒"),
+    "D0012": ("遮光，密封保存", "早餐前半小时空腹服用", 100, "瓶"),
+    "D0022": ("遮光，密封保存", "整片吞服，不可掰开或嚼碎", 7, "盒"),
+    "D0024": ("密封，干燥处保存", "用温开水溶解摇匀后服用", 6, "袋"),
+    "D0025": ("密封，干燥处保存", "整片吞服", 30, "盒"),
+    "D0027": ("遮光，密封保存", "服药期间定期监测凝血指标", 60, "瓶"),
+    "D0211": ("密封，干燥处保存", "与其他药物间隔1小时服用", 10, "袋"),
+    "D0212": ("遮光，密封保存", "", 1, "瓶"),
+    "D0213": ("避免受热与阳光直射，不可冷冻", "用前摇匀", 1, "支"),
+    "D0214": ("避免受热，不可冷冻", "用后漱口", 1, "支"),
+}
+
+
+def _with_label_columns(text: str) -> str:
+    rows = list(csv.reader(io.StringIO(text)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*rows[0], "storage", "label_warnings", "package_size", "package_unit"])
+    for row in rows[1:]:
+        storage, warnings, size, unit = LABEL_FACTS.get(row[0], ("", "", None, ""))
+        writer.writerow([*row, storage, warnings, "" if size is None else str(size), unit])
+    return out.getvalue()
+
+
+LABELLED_FORMULARY_CSV: Final = _with_label_columns(FORMULARY_CSV)
+
 # A drug the demo pharmacy does not stock: it must stay out of FORMULARY_CSV (catalog.unknown_drug).
 UNLISTED_DRUGS: Final[Mapping[str, tuple[str, str]]] = {
     "dapagliflozin": ("达格列净片", "A10BK01"),
@@ -1428,7 +1466,7 @@ class DemoSet:
     certificates: Mapping[str, x509.Certificate]  # "physician-zhang" …, the physicians' signing certificates
     bundles: tuple[DemoBundle, ...]
     staff: Mapping[str, Signer] = field(repr=False)
-    formulary_csv: bytes = field(default=FORMULARY_CSV.encode("utf-8"), repr=False)
+    formulary_csv: bytes = field(default=LABELLED_FORMULARY_CSV.encode("utf-8"), repr=False)
 
     @property
     def ca_pem(self) -> bytes:

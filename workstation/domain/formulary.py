@@ -49,7 +49,13 @@ FORMULARY_COLUMNS: Final[tuple[str, ...]] = (
 
 # The widths of the formulary_entry columns: PostgreSQL refuses longer values, and a row-numbered message at
 # import beats a database error at commit time.
+# Optional: what the dispensing label prints. A formulary without them still imports.
+FORMULARY_LABEL_COLUMNS: Final[tuple[str, ...]] = ("storage", "label_warnings", "package_size", "package_unit")
+
 MAX_CELL_LENGTH: Final[Mapping[str, int]] = MappingProxyType({
+    "storage": 128,
+    "label_warnings": 512,
+    "package_unit": 16,
     "code": 64,
     "name_zh": 256,
     "name_en": 256,
@@ -83,6 +89,11 @@ class FormularyEntry:
     skin_test_required: bool
     ingredients_zh: tuple[str, ...]
     ingredients_en: tuple[str, ...]
+    # For the dispensing label (optional columns): how to store it, what to warn, what one package holds.
+    storage: str | None = None  # 冷藏 2–8℃, 遮光密封保存…
+    label_warnings: tuple[str, ...] = ()  # 用前摇匀; 服药期间禁酒…
+    package_size: int | None = None  # units of the prescribed quantity in one package (14 片 a box)
+    package_unit: str | None = None  # 盒, 瓶, 支…
 
     def __post_init__(self) -> None:
         if not self.code.strip():
@@ -124,7 +135,7 @@ def parse_formulary_csv(data: bytes, source: str) -> list[FormularyEntry]:
     if isinstance(text, CsvRowError):
         raise FormularyImportError((text,), source)
     errors: list[FormularyRowError] = []
-    records = read_csv_table(text, FORMULARY_COLUMNS, (), errors)
+    records = read_csv_table(text, FORMULARY_COLUMNS, FORMULARY_LABEL_COLUMNS, errors)
     if records is None:
         raise FormularyImportError(tuple(errors), source)
     entries: list[FormularyEntry] = []
@@ -151,7 +162,7 @@ def _entry(
     def problem(column: str, zh: str, en: str) -> None:
         found.append(FormularyRowError(line, column, zh, en))
 
-    for column in FORMULARY_COLUMNS:
+    for column in (*FORMULARY_COLUMNS, *FORMULARY_LABEL_COLUMNS):
         value = record.cell(column)
         if has_control_character(value):
             problem(column, f"{quote_value(value)} 含有控制字符或换行", f"{quote_value(value)} contains a "
@@ -200,6 +211,15 @@ def _entry(
         problem("skin_test_required", f"{shown} 不是是/否（可用 yes/no、y/n、true/false、1/0、是/否）",
                 f"{shown_en} is not a yes or no (use yes/no, y/n, true/false, 1/0, 是/否)")
 
+    package_size: int | None = None
+    raw_package = record.cell("package_size")
+    if raw_package:
+        if not raw_package.isdigit() or not 0 < int(raw_package) <= 100_000:
+            problem("package_size", f"{quote_value(raw_package)} 不是正整数（每包装含多少个处方数量单位）",
+                    f"{quote_value(raw_package)} is not a positive whole number (units in one package)")
+        else:
+            package_size = int(raw_package)
+
     errors.extend(found)
     if found or skin_test is None:
         return None
@@ -217,6 +237,10 @@ def _entry(
         skin_test_required=skin_test,
         ingredients_zh=split_list_cell(record.cell("ingredients_zh")),
         ingredients_en=split_list_cell(record.cell("ingredients_en")),
+        storage=record.cell("storage") or None,
+        label_warnings=split_list_cell(record.cell("label_warnings")),
+        package_size=package_size,
+        package_unit=record.cell("package_unit") or None,
     )
 
 

@@ -30,7 +30,7 @@ from workstation.adapters.db.types import utcnow
 from workstation.adapters.db.uow import UnitOfWork
 from workstation.domain.accounts import Principal, Role
 from workstation.domain.errors import DomainError
-from workstation.services import audit, formulary
+from workstation.services import audit, formulary, site
 from workstation.services.accounts import AccountService, principal_of
 from workstation.services.intake import IntakeReport, IntakeService
 from workstation.services.signing import SigningService
@@ -38,6 +38,7 @@ from workstation.services.signing import SigningService
 # Shown on the sign-in screen and printed by the headless start, in demo mode only.
 DEMO_PASSWORD: Final = "demo-2026"
 DEMO_PIN: Final = "246810"
+DEMO_PHARMACY_NAME: Final = "演示药房（浦东示范医院互联网医院）"  # given to a pharmacy that has no name yet
 SOURCE_PREFIX: Final = "demo:"
 # A credential closer than this to its end is issued anew at the next load or reset.
 CREDENTIAL_MARGIN: Final = timedelta(days=30)
@@ -162,6 +163,7 @@ def _load(make_uow: Callable[[], UnitOfWork], intake: IntakeService, accounts: A
     series = series or _free_series(make_uow, now)
     demo = generate.build_demo(now, series=series, staff=[generate.StaffMember(a.licence, a.name) for a in DEMO_ACCOUNTS])
     _store_anchor(make_uow, who, demo.ca, now)
+    site.name_demo_pharmacy(make_uow, DEMO_PHARMACY_NAME, actor=who.actor, at=now)
     issued = _ready_accounts(make_uow, accounts, signing, who, demo, now)
     imported = formulary.import_formulary(make_uow(), demo.formulary_csv, "demo:formulary.csv", actor=who.actor)
     reports = tuple(intake.ingest_many((b.data, f"{SOURCE_PREFIX}{series}/{b.file_name}") for b in demo.bundles))

@@ -79,6 +79,8 @@ def _row(version_id: int, e: FormularyEntry) -> orm.FormularyEntry:
         skin_test_required=e.skin_test_required,
         ingredients_zh=json.dumps(list(e.ingredients_zh), ensure_ascii=False),
         ingredients_en=json.dumps(list(e.ingredients_en), ensure_ascii=False),
+        storage=e.storage, label_warnings=json.dumps(list(e.label_warnings), ensure_ascii=False),
+        package_size=e.package_size, package_unit=e.package_unit,
     )
 
 
@@ -111,6 +113,8 @@ def active_entries(uow: UnitOfWork) -> list[FormularyEntry]:
                 max_daily_dose_mg=None if r.max_daily_dose_mg is None else Decimal(r.max_daily_dose_mg),
                 skin_test_required=r.skin_test_required,
                 ingredients_zh=tuple(json.loads(r.ingredients_zh)), ingredients_en=tuple(json.loads(r.ingredients_en)),
+                storage=r.storage, label_warnings=tuple(json.loads(r.label_warnings or "[]")),
+                package_size=r.package_size, package_unit=r.package_unit,
             )
             for r in rows
         ]

@@ -57,6 +57,18 @@ def set_pharmacy_name(uow_factory: Callable[[], UnitOfWork], principal: Principa
     return clean
 
 
+def name_demo_pharmacy(uow_factory: Callable[[], UnitOfWork], name: str, *, actor: str, at: datetime) -> bool:
+    """Give a pharmacy that has no name yet the demo's (demo data only; audited). True when it was set."""
+    with uow_factory() as uow:
+        if uow.session.get(orm.SiteSetting, PHARMACY_NAME) is not None:
+            return False
+        _put(uow, PHARMACY_NAME, _clean_name(name), actor=actor, at=at)
+        audit.record(uow, actor=actor, action="site.setting_changed", subject=f"site:{PHARMACY_NAME}",
+                     details={"old": None, "new": name, "why": "demo data"}, at=at)
+        uow.commit()
+    return True
+
+
 def create_first_admin(uow_factory: Callable[[], UnitOfWork], *, name: str, licence: str, password: str,
                        os_user: str, pharmacy: str | None = None,
                        clock: Callable[[], datetime] = utcnow) -> PharmacistInfo:

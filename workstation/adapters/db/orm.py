@@ -298,6 +298,11 @@ class FormularyEntry(Base):
     skin_test_required: Mapped[bool] = mapped_column(Boolean, default=False)
     ingredients_zh: Mapped[str] = mapped_column(Text, default="[]")
     ingredients_en: Mapped[str] = mapped_column(Text, default="[]")
+    # What the dispensing label prints (optional import columns).
+    storage: Mapped[str | None] = mapped_column(String(128))
+    label_warnings: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    package_size: Mapped[int | None] = mapped_column(Integer)
+    package_unit: Mapped[str | None] = mapped_column(String(16))
 
     version: Mapped[FormularyVersion] = relationship(back_populates="entries")
 
