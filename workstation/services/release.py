@@ -155,25 +155,8 @@ class ReleaseSender:
     def _message(self, uow: UnitOfWork, row: orm.Outbox, decision: orm.Decision,
                  anchors: tuple[x509.Certificate, ...]) -> dict[str, Any]:
         """The message as stored, re-verified; DomainError when it must not go out."""
-        if decision.kind != "approve" or not decision.signature_jws or not decision.statement:
-            raise DomainError("不是已签名的审核通过决定，拒绝发送 / not a signed approval: refused")
-        verified = approval.verify_approval_jws(decision.signature_jws, anchors)
+        verified, _, mrs = check_approval(uow, decision, anchors, refused="拒绝发送 / refused")
         statement = verified.statement
-        if statement != json.loads(decision.statement) or (
-                statement["prescription"], statement["version"], statement["content_sha256"]) != (
-                decision.prescription_number, decision.version, decision.content_sha256):
-            raise DomainError("签名声明与所存审核决定不符，拒绝发送（决定被改动或签名被挪用）/ the signed statement does not "
-                              "match the stored decision (altered, or a signature copied): refused")
-        prescription = uow.session.get(orm.Prescription, decision.prescription_id)
-        if prescription is None or (prescription.number, prescription.version) != (decision.prescription_number,
-                                                                                    decision.version):
-            raise DomainError("签名的处方与所存处方不符，拒绝发送 / the signed prescription is not the stored one: refused")
-        items = uow.session.scalars(select(orm.PrescriptionItem).where(
-            orm.PrescriptionItem.prescription_id == prescription.id).order_by(orm.PrescriptionItem.position)).all()
-        mrs = [json.loads(i.resource_json) for i in items]
-        if content_sha256(mrs) != statement["content_sha256"] or prescription.content_sha256 != statement["content_sha256"]:
-            raise DomainError("处方内容在签名后被改动，拒绝发送 / the prescription's stored content changed after it was "
-                              "signed: refused")
         if row.target == "dispensing":
             if not decision.provenance:
                 raise DomainError("审核决定缺少 Provenance / the approval has no Provenance: refused")
@@ -282,3 +265,30 @@ def outbox(uow_factory: Callable[[], UnitOfWork], *, status: str | None = None, 
             query = query.where(orm.Outbox.status == status)
         return [OutboxRow(d.id, d.prescription_number, d.version, o.target, o.status, o.attempts, o.last_error, o.sent_at)
                 for o, d in uow.session.execute(query)]
+
+
+def check_approval(uow: UnitOfWork, decision: orm.Decision, anchors: tuple[x509.Certificate, ...], *,
+                   refused: str) -> tuple[approval.VerifiedApproval, orm.Prescription, list[dict[str, Any]]]:
+    """A stored approval, verified again: its signature chains to ``anchors``, its signed statement is the
+    stored decision's, and the stored prescription is the one signed, unchanged. Returns the verified
+    approval, the prescription and its MedicationRequests; DomainError (ending in ``refused``) otherwise."""
+    if decision.kind != "approve" or not decision.signature_jws or not decision.statement:
+        raise DomainError(f"不是已签名的审核通过决定，{refused}（not a signed approval）")
+    verified = approval.verify_approval_jws(decision.signature_jws, anchors)
+    statement = verified.statement
+    if statement != json.loads(decision.statement) or (
+            statement["prescription"], statement["version"], statement["content_sha256"]) != (
+            decision.prescription_number, decision.version, decision.content_sha256):
+        raise DomainError(f"签名声明与所存审核决定不符，{refused}（决定被改动或签名被挪用 / the signed statement does "
+                          "not match the stored decision: altered, or a signature copied)")
+    prescription = uow.session.get(orm.Prescription, decision.prescription_id)
+    if prescription is None or (prescription.number, prescription.version) != (decision.prescription_number,
+                                                                                decision.version):
+        raise DomainError(f"签名的处方与所存处方不符，{refused}（the signed prescription is not the stored one）")
+    items = uow.session.scalars(select(orm.PrescriptionItem).where(
+        orm.PrescriptionItem.prescription_id == prescription.id).order_by(orm.PrescriptionItem.position)).all()
+    mrs = [json.loads(i.resource_json) for i in items]
+    if content_sha256(mrs) != statement["content_sha256"] or prescription.content_sha256 != statement["content_sha256"]:
+        raise DomainError(f"处方内容在签名后被改动，{refused}（the prescription's stored content changed after it "
+                          "was signed）")
+    return verified, prescription, mrs
