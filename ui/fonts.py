@@ -1,35 +1,19 @@
 """The shipped CJK font (文泉驿微米黑, TrueType outlines): registered at start so Chinese renders everywhere.
 
 The same file is the one the dispensing labels embed with reportlab (which cannot embed CFF
-outlines), so :func:`font_path` is the one place that names it.
+outlines); ``resources.fonts.font_path`` is the one place that names it.
 """
 
 from __future__ import annotations
 
-from importlib.resources import files
-from pathlib import Path
-
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-FONT_FILE = "rxws-cjk.ttf"
-FAMILY = "RXWS WenQuanYi Micro Hei"
+from resources.fonts import FAMILY, FONT_FILE, FontError, font_path
+
+__all__ = ["FAMILY", "FONT_FILE", "FontError", "font_path", "register_fonts"]
 
 _registered: dict[str, int] = {}  # path -> Qt's application-font id, so registering twice is a no-op
-
-
-class FontError(RuntimeError):
-    """The shipped font is missing, or Qt would not load it: the window would show boxes, not Chinese."""
-
-
-def font_path() -> Path:
-    """The shipped ``.ttf`` on disk (for Qt here and for the labels' PDF embedding)."""
-    resource = files("resources.fonts").joinpath(FONT_FILE)
-    if not isinstance(resource, Path):
-        raise FontError(f"the shipped font {FONT_FILE} is not on disk ({resource!r}): install rxws unzipped")
-    if not resource.is_file():
-        raise FontError(f"the shipped CJK font is missing: {resource} (reinstall rxws; it is package data)")
-    return resource
 
 
 def register_fonts() -> str:

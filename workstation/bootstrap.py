@@ -31,6 +31,7 @@ from workstation.services.accounts import AccountService
 from workstation.services.claims import ClaimService
 from workstation.services.decisions import DecisionService
 from workstation.services.detail import DetailService
+from workstation.services.labels import LabelService
 from workstation.services.intake import IntakeService
 from workstation.services.release import ReleaseSender, SenderSettings
 from workstation.services.review import Reviewer
@@ -100,6 +101,10 @@ class Workstation:
         ca = self.signing.ca_certificate()
         return (((ca,) if ca is not None else ()) + load_trust_anchors(self.settings.release.trust_anchors)
                 + review.stored_trust_anchors(self.uow(), self.settings, "pharmacist"))
+
+    @cached_property
+    def labels(self) -> LabelService:
+        return LabelService(self.uow, self.reviewer, self.release_anchors, time_zone=self.settings.pharmacy_time_zone)
 
     @cached_property
     def detail(self) -> DetailService:

@@ -34,6 +34,7 @@ ATTEMPTS: dict[Action, Attempt] = {
     Action.MANAGE_ACCOUNTS: lambda ph, p: ph.ws.accounts.unlock(p, "PH0001"),
     Action.ENROL: lambda ph, p: ph.ws.signing.enroll(p, "PH0001", password=PASSWORD, pin=PIN),
     Action.MANAGE_CA: lambda ph, p: ph.ws.signing.ensure_ca(p),
+    Action.PRINT_LABELS: lambda ph, p: ph.ws.labels.print(p, "RXROLE"),
 }
 
 

@@ -102,7 +102,9 @@ def test_missing_or_refused_font_is_a_clear_error(qapp: QApplication, monkeypatc
 
 
 def test_font_path_says_when_the_file_is_gone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fonts, "FONT_FILE", "no-such-font.ttf")
+    import resources.fonts
+
+    monkeypatch.setattr(resources.fonts, "FONT_FILE", "no-such-font.ttf")
     with pytest.raises(fonts.FontError, match="missing"):
         fonts.font_path()
 

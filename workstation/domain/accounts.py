@@ -29,12 +29,13 @@ class Action(str, Enum):
     MANAGE_ACCOUNTS = "manage_accounts"  # add, lock, unlock
     ENROL = "enrol"  # issue or import a signing identity
     MANAGE_CA = "manage_ca"
+    PRINT_LABELS = "print_labels"  # dispensing labels of approved prescriptions
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.PHARMACIST: frozenset({Action.VIEW_QUEUE, Action.CLAIM, Action.DECIDE}),
+    Role.PHARMACIST: frozenset({Action.VIEW_QUEUE, Action.CLAIM, Action.DECIDE, Action.PRINT_LABELS}),
     Role.LEAD: frozenset({Action.VIEW_QUEUE, Action.CLAIM, Action.DECIDE, Action.BREAK_CLAIM,
-                          Action.VIEW_COVERAGE, Action.RETRY_RELEASE}),
+                          Action.VIEW_COVERAGE, Action.RETRY_RELEASE, Action.PRINT_LABELS}),
     # Separation of duties: whoever runs the system does not review prescriptions with that account.
     Role.ADMIN: frozenset({Action.VIEW_QUEUE, Action.VIEW_COVERAGE, Action.RETRY_RELEASE, Action.RUN_RELEASE,
                            Action.MANAGE_ACCOUNTS, Action.ENROL, Action.MANAGE_CA}),
