@@ -11,11 +11,14 @@ import getpass
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QScrollArea,
@@ -28,13 +31,17 @@ from PySide6.QtWidgets import (
 
 from workstation.adapters.inbox import process_inbox
 from workstation.domain.accounts import Action, Principal
+from workstation.domain.errors import DomainError
+from workstation.domain.local_time import shown
 from workstation.services import queue as queue_service
 from workstation.services import release
 from workstation.services.claims import ClaimError, ClaimInfo, QueueEmpty
 from workstation.services.decisions import DecisionInfo
 from workstation.services.detail import PrescriptionDetail
+from workstation.services.labels import AlreadyPrinted
 from workstation.services.status import WorkstationStatus, workstation_status
 
+from ui import labels as labels_ui
 from ui import messages
 from ui.context import AppContext
 from ui.decision_panel import DecisionPanel
@@ -184,6 +191,17 @@ class MainWindow(QMainWindow):
         self.sign_out_action = self._action("sign-out", self.tr("Sign &out"), (), self.sign_out,
                                             self.tr("Give back the claim and sign out"))
         self.quit_action = self._action("quit", self.tr("&Quit"), ("Ctrl+Q",), self.close, self.tr("Quit the workstation"))
+        self.print_labels_action = self._action(
+            "print-labels", self.tr("Print &labels…"), ("Ctrl+P",), self.print_labels,
+            self.tr("Print the dispensing labels of the approved prescription selected in the queue"))
+        self.print_labels_action.setEnabled(p.can(Action.PRINT_LABELS))
+        self.batch_labels_action = self._action(
+            "batch-labels", self.tr("Print the &day's labels…"), ("Ctrl+Shift+P",), self.print_days_labels,
+            self.tr("Print the labels of today's approved prescriptions in one job"))
+        self.batch_labels_action.setEnabled(p.can(Action.PRINT_LABELS))
+        self.check_label_action = self._action(
+            "check-label", self.tr("Chec&k a label…"), ("Ctrl+Shift+V",), self.check_label,
+            self.tr("Scan or type a label's QR code: does it belong to an approved, unaltered prescription?"))
         self.shortcuts_action = self._action("shortcuts", self.tr("&Keyboard shortcuts"), ("F1",), self.show_shortcuts,
                                              self.tr("List every keyboard shortcut"))
 
@@ -197,17 +215,21 @@ class MainWindow(QMainWindow):
         for a in (self.panel.approve_action, self.panel.reject_action, self.panel.return_action,
                   self.panel.acknowledge_action):
             decide.addAction(a)
+        labels_menu = bar.addMenu(self.tr("La&bels"))
+        for a in (self.print_labels_action, self.batch_labels_action, self.check_label_action):
+            labels_menu.addAction(a)
         tools = bar.addMenu(self.tr("&Workstation"))
         for a in (self.lock_action, self.settings_action, self.admin_action, self.sign_out_action, self.quit_action):
             tools.addAction(a)
         help_menu = bar.addMenu(self.tr("&Help"))
         help_menu.addAction(self.shortcuts_action)
-        for menu in (rx, decide, tools, help_menu):
+        for menu in (rx, decide, labels_menu, tools, help_menu):
             menu.setToolTipsVisible(True)
 
     def own_actions(self) -> list[QAction]:
         return [self.claim_next_action, self.claim_selected_action, self.open_action, self.search_action,
-                self.refresh_action, self.lock_action, self.settings_action, self.admin_action, self.sign_out_action,
+                self.refresh_action, self.print_labels_action, self.batch_labels_action, self.check_label_action,
+                self.lock_action, self.settings_action, self.admin_action, self.sign_out_action,
                 self.quit_action, self.shortcuts_action]
 
     def all_actions(self) -> list[QAction]:
@@ -352,6 +374,99 @@ class MainWindow(QMainWindow):
         else:
             messages.error(self, self.tr("Could not claim: %1").replace("%1", str(exc)), detail=tb)
         self.queue.refresh()
+
+    # -- labels
+
+    def _label_number(self) -> str | None:
+        selected = self.queue.selected()
+        if selected is not None:
+            return selected[1]
+        return self.current.number if self.current is not None else None
+
+    def print_labels(self, *, reprint: bool = False, number: str | None = None) -> None:
+        number = number or self._label_number()
+        if number is None:
+            self.status.show_alert(self.tr("Select an approved prescription in the queue first."))
+            return
+        ws, principal, size = self.ctx.ws, self.ctx.principal, labels_ui.default_size()
+        assert principal is not None
+
+        def failed(exc: BaseException, tb: str) -> None:
+            if isinstance(exc, AlreadyPrinted) and not reprint:
+                if messages.confirm(self, self.tr("The labels of %1 were printed before. Print them again, marked 补打 "
+                                                  "(reprint)?").replace("%1", number)):
+                    self.print_labels(reprint=True, number=number)
+                return
+            if isinstance(exc, DomainError):
+                messages.warning(self, str(exc), title=self.tr("Labels not printed"))
+            else:
+                messages.error(self, str(exc), detail=tb)
+
+        self.ctx.tasks.submit(lambda: ws.labels.print(principal, number, size=size, reprint=reprint),
+                              on_done=lambda printed: self._preview(printed.pdf, size, number), on_error=failed)
+
+    def _preview(self, pdf: bytes, size: str, title: str) -> None:
+        self.label_preview = labels_ui.LabelPreview(pdf, size, self.tr("Labels — %1").replace("%1", title), self)
+        self.label_preview.open()
+
+    def print_days_labels(self) -> None:
+        ws, principal = self.ctx.ws, self.ctx.principal
+        assert principal is not None
+        today = datetime.now(ZoneInfo(ws.settings.pharmacy_time_zone)).date()
+
+        def chosen(approved: list[Any]) -> None:
+            if not approved:
+                messages.info(self, self.tr("Nothing was approved today."))
+                return
+            chooser = labels_ui.BatchChooser(today.isoformat(), approved, self)
+            if chooser.exec() != QDialog.DialogCode.Accepted or not chooser.chosen():
+                return
+            numbers, size = chooser.chosen(), chooser.stock.currentText()
+            progress = labels_ui.Progress()
+            self.label_progress = labels_ui.progress_dialog(self, progress, self.tr("Preparing labels…"))
+
+            def done(batch: Any) -> None:
+                self.label_progress.reset()
+                if batch.refused:
+                    messages.warning(self, "\n".join(f"{n}: {why}" for n, why in batch.refused),
+                                     title=self.tr("Some labels were not printed"))
+                if batch.pdf is not None:
+                    self._preview(batch.pdf, size, self.tr("%1 prescriptions").replace("%1", str(len(batch.printed))))
+
+            def failed(exc: BaseException, tb: str) -> None:
+                self.label_progress.reset()
+                messages.error(self, str(exc), detail=None if isinstance(exc, DomainError) else tb)
+
+            self.ctx.tasks.submit(lambda: ws.labels.print_batch(principal, numbers, size=size, go_on=progress.go_on),
+                                  on_done=done, on_error=failed)
+
+        self.ctx.tasks.submit(lambda: ws.labels.approved_on(principal, today), on_done=chosen,
+                              on_error=lambda exc, tb: messages.error(self, str(exc), detail=tb))
+
+    def check_label(self, text: str | None = None) -> None:
+        if text is None:
+            text, ok = QInputDialog.getText(self, self.tr("Check a label"),
+                                            self.tr("Scan the label's QR code, or type its text:"))
+            if not ok or not text.strip():
+                return
+        ws, principal = self.ctx.ws, self.ctx.principal
+        actor = principal.actor if principal is not None else "system:ui"
+        zone = ws.settings.pharmacy_time_zone
+
+        def checked(result: Any) -> None:
+            if result.ok:
+                messages.info(self, self.tr("Valid: prescription %1 v%2 for %3, approved and signed by %4 at %5; "
+                                            "unaltered.").replace("%1", result.prescription)
+                              .replace("%2", str(result.version)).replace("%3", result.patient or "?")
+                              .replace("%4", result.pharmacist or "?")
+                              .replace("%5", shown(result.approved_at, zone) if result.approved_at else "?"),
+                              title=self.tr("Label check"))
+            else:
+                messages.warning(self, self.tr("NOT valid: %1").replace("%1", result.reason),
+                                 title=self.tr("Label check"))
+
+        self.ctx.tasks.submit(lambda: ws.labels.check(text or "", actor=actor), on_done=checked,
+                              on_error=lambda exc, tb: messages.error(self, str(exc), detail=tb))
 
     def open_selected(self) -> None:
         selected = self.queue.selected()

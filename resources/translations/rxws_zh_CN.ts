@@ -139,6 +139,25 @@
     </message>
 </context>
 <context>
+    <name>BatchChooser</name>
+    <message>
+        <source>Print the day&apos;s labels — %1</source>
+        <translation>打印当日标签 — %1</translation>
+    </message>
+    <message>
+        <source>(printed before)</source>
+        <translation>（已打印过）</translation>
+    </message>
+    <message>
+        <source>%1 approved; labels printed before need a reprint and are left out.</source>
+        <translation>当日审核通过 %1 张；已打印过的需补打，不在本批中。</translation>
+    </message>
+    <message>
+        <source>Label stock</source>
+        <translation>标签规格</translation>
+    </message>
+</context>
+<context>
     <name>DecisionPanel</name>
     <message>
         <source>Approve</source>
@@ -341,6 +360,49 @@
     </message>
 </context>
 <context>
+    <name>LabelPreview</name>
+    <message>
+        <source>%1 labels on %2 stock</source>
+        <translation>共 %1 张标签，规格 %2</translation>
+    </message>
+    <message>
+        <source>Use as this workstation&apos;s label printer</source>
+        <translation>设为本工作站的标签打印机</translation>
+    </message>
+    <message>
+        <source>Printer</source>
+        <translation>打印机</translation>
+    </message>
+    <message>
+        <source>No printer is installed on this computer: save the labels as PDF instead.</source>
+        <translation>本机未安装打印机：请将标签另存为 PDF。</translation>
+    </message>
+    <message>
+        <source>&amp;Print</source>
+        <translation>打印(&amp;P)</translation>
+    </message>
+    <message>
+        <source>&amp;Save as PDF…</source>
+        <translation>另存为 PDF(&amp;S)…</translation>
+    </message>
+    <message>
+        <source>Save labels as PDF</source>
+        <translation>将标签另存为 PDF</translation>
+    </message>
+    <message>
+        <source>PDF (*.pdf)</source>
+        <translation>PDF 文件 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>Could not save %1: %2</source>
+        <translation>无法保存 %1：%2</translation>
+    </message>
+    <message>
+        <source>Saved: %1</source>
+        <translation>已保存：%1</translation>
+    </message>
+</context>
+<context>
     <name>LockScreen</name>
     <message>
         <source>Unlock</source>
@@ -460,6 +522,30 @@
         <translation>退出工作站</translation>
     </message>
     <message>
+        <source>Print &amp;labels…</source>
+        <translation>打印标签(&amp;L)…</translation>
+    </message>
+    <message>
+        <source>Print the dispensing labels of the approved prescription selected in the queue</source>
+        <translation>打印队列中所选已审核通过处方的调配标签</translation>
+    </message>
+    <message>
+        <source>Print the &amp;day&apos;s labels…</source>
+        <translation>打印当日标签(&amp;D)…</translation>
+    </message>
+    <message>
+        <source>Print the labels of today&apos;s approved prescriptions in one job</source>
+        <translation>将今日审核通过处方的标签一次打印</translation>
+    </message>
+    <message>
+        <source>Chec&amp;k a label…</source>
+        <translation>核验标签(&amp;K)…</translation>
+    </message>
+    <message>
+        <source>Scan or type a label&apos;s QR code: does it belong to an approved, unaltered prescription?</source>
+        <translation>扫描或输入标签二维码：是否属于审核通过且未被改动的处方？</translation>
+    </message>
+    <message>
         <source>&amp;Keyboard shortcuts</source>
         <translation>快捷键(&amp;K)</translation>
     </message>
@@ -474,6 +560,10 @@
     <message>
         <source>&amp;Decision</source>
         <translation>审核(&amp;D)</translation>
+    </message>
+    <message>
+        <source>La&amp;bels</source>
+        <translation>标签(&amp;B)</translation>
     </message>
     <message>
         <source>&amp;Workstation</source>
@@ -506,6 +596,58 @@
     <message>
         <source>Could not claim: %1</source>
         <translation>认领失败：%1</translation>
+    </message>
+    <message>
+        <source>Select an approved prescription in the queue first.</source>
+        <translation>请先在队列中选择一张已审核通过的处方。</translation>
+    </message>
+    <message>
+        <source>The labels of %1 were printed before. Print them again, marked 补打 (reprint)?</source>
+        <translation>处方 %1 的标签已打印过。是否补打（标签将标注“补打”）？</translation>
+    </message>
+    <message>
+        <source>Labels not printed</source>
+        <translation>标签未打印</translation>
+    </message>
+    <message>
+        <source>Labels — %1</source>
+        <translation>标签 — %1</translation>
+    </message>
+    <message>
+        <source>Nothing was approved today.</source>
+        <translation>今日没有审核通过的处方。</translation>
+    </message>
+    <message>
+        <source>Preparing labels…</source>
+        <translation>正在准备标签…</translation>
+    </message>
+    <message>
+        <source>Some labels were not printed</source>
+        <translation>部分标签未打印</translation>
+    </message>
+    <message>
+        <source>%1 prescriptions</source>
+        <translation>%1 张处方</translation>
+    </message>
+    <message>
+        <source>Check a label</source>
+        <translation>核验标签</translation>
+    </message>
+    <message>
+        <source>Scan the label&apos;s QR code, or type its text:</source>
+        <translation>请扫描标签二维码，或输入其内容：</translation>
+    </message>
+    <message>
+        <source>Valid: prescription %1 v%2 for %3, approved and signed by %4 at %5; unaltered.</source>
+        <translation>标签有效：处方 %1 第%2版，患者 %3，由 %4 于 %5 审核通过并签名，内容未被改动。</translation>
+    </message>
+    <message>
+        <source>Label check</source>
+        <translation>标签核验</translation>
+    </message>
+    <message>
+        <source>NOT valid: %1</source>
+        <translation>标签无效：%1</translation>
     </message>
     <message>
         <source>Could not open the prescription: %1</source>
@@ -1432,6 +1574,17 @@
     <message>
         <source>Pharmacy CA ready: %1</source>
         <translation>药房 CA 已就绪：%1</translation>
+    </message>
+</context>
+<context>
+    <name>labels</name>
+    <message>
+        <source>The printer could not be opened.</source>
+        <translation>无法打开打印机。</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
     </message>
 </context>
 <context>

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import pypdf
@@ -196,3 +197,28 @@ def test_the_command_line_prints_refuses_and_verifies(named: Pharmacy, cli: Any,
     assert code == 1 and "NOT valid" in out
     code, _, err = cli("label", "RXLBL10")
     assert code == 2 and "--as" in err
+
+
+def test_a_days_approvals_print_as_one_batch_and_a_cancelled_batch_prints_nothing(named: Pharmacy) -> None:
+    for number in ("RXLBL20", "RXLBL21", "RXLBL22"):
+        named.receive(number)
+        named.approve(number)
+    named.ws.labels.print(named.pharmacist, "RXLBL21")
+    today = datetime.now(UTC).astimezone(ZoneInfo(named.ws.settings.pharmacy_time_zone)).date()
+    day = named.ws.labels.approved_on(named.pharmacist, today)
+    assert [(a.number, a.printed, a.patient) for a in day] == [
+        ("RXLBL20", False, "张*"), ("RXLBL21", True, "张*"), ("RXLBL22", False, "张*")]
+    assert named.ws.labels.approved_on(named.pharmacist, today - timedelta(days=1)) == []
+
+    before = len(events(named))
+    cancelled = named.ws.labels.print_batch(named.pharmacist, ["RXLBL20", "RXLBL22"], go_on=lambda done, _: done < 1)
+    assert cancelled.cancelled and cancelled.pdf is None and len(events(named)) == before
+
+    seen: list[tuple[int, int]] = []
+    batch = named.ws.labels.print_batch(named.pharmacist, [a.number for a in day],
+                                        go_on=lambda done, total: seen.append((done, total)) is None)
+    assert batch.printed == ("RXLBL20", "RXLBL22") and [n for n, _ in batch.refused] == ["RXLBL21"]
+    assert batch.pdf is not None and len(pages_text(batch.pdf)) == batch.labels == 4
+    assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    actions = [a for a, _ in events(named)][before:]
+    assert actions == ["label.refused", "label.printed", "label.printed"]

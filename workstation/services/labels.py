@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -54,6 +54,28 @@ CHILD_AGE = 14  # 儿科: a label for a younger patient says the guardian must s
 
 class LabelRefused(DomainError):
     """Labels may not be printed for this prescription now; the message says why."""
+
+
+class AlreadyPrinted(LabelRefused):
+    """The labels were printed before: only a reprint (marked 补打) may follow."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedToday:
+    number: str
+    version: int
+    patient: str | None  # masked
+    approved_at: datetime
+    printed: bool  # labels printed before
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPrint:
+    pdf: bytes | None  # None when nothing could be printed, or the batch was cancelled
+    printed: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...]  # (number, why)
+    labels: int
+    cancelled: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +191,7 @@ class LabelService:
                 orm.AuditEvent.action.in_(("label.printed", "label.reprinted")),
                 orm.AuditEvent.subject == subject).limit(1)) is not None
             if printed and not reprint:
-                raise LabelRefused(f"处方 {row.number} 的标签已打印过；补打请选“补打”（--reprint），标签将标注“补打” / the "
+                raise AlreadyPrinted(f"处方 {row.number} 的标签已打印过；补打请选“补打”（--reprint），标签将标注“补打” / the "
                                    f"labels of {row.number} were printed before: ask for a reprint (--reprint); the "
                                    "labels will say 补打")
             pharmacist = uow.session.get(orm.Pharmacist, decision.pharmacist_id)
@@ -242,6 +264,57 @@ class LabelService:
             audit.record(uow, actor=principal.actor, action=action, subject=subject, details=details,
                          at=self._clock())
             uow.commit()
+
+    def approved_on(self, principal: Principal, day: date) -> list[ApprovedToday]:
+        """The prescriptions approved on ``day`` (in the pharmacy's time zone), oldest first: a batch to print."""
+        require(principal, Action.PRINT_LABELS)
+        zone = ZoneInfo(self._tz)
+        start = datetime.combine(day, datetime.min.time(), zone)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+        with self._uow() as uow:
+            rows = uow.session.execute(
+                select(orm.Decision.prescription_number, orm.Decision.version, orm.Decision.decided_at,
+                       orm.Prescription.snapshot)
+                .join(orm.Prescription, orm.Prescription.id == orm.Decision.prescription_id)
+                .where(orm.Decision.kind == "approve", orm.Decision.decided_at >= start, orm.Decision.decided_at < end)
+                .order_by(orm.Decision.decided_at)).all()
+            printed = set(uow.session.scalars(select(orm.AuditEvent.subject).where(
+                orm.AuditEvent.action.in_(("label.printed", "label.reprinted")))))
+        found = []
+        for number_, version, decided_at, snapshot in rows:
+            patient = codec.loads(PrescriptionSnapshot, snapshot).patient.name
+            found.append(ApprovedToday(number_, version, mask_name(patient), decided_at,
+                                       f"prescription:{number_}/v{version}" in printed))
+        return found
+
+    def print_batch(self, principal: Principal, numbers: list[str], *, size: str = "60x40",
+                    go_on: Callable[[int, int], bool] = lambda done, total: True) -> BatchPrint:
+        """The labels of many prescriptions in one PDF (one print job). ``go_on(done, total)`` is called before
+        each and may cancel: then nothing is rendered and nothing audited. Refused ones are listed and audited;
+        each printed one is audited as a print of its own."""
+        jobs: list[LabelJob] = []
+        refused: list[tuple[str, str]] = []
+        for index, number_ in enumerate(numbers):
+            if not go_on(index, len(numbers)):
+                return BatchPrint(None, (), tuple(refused), 0, True)
+            try:
+                jobs.append(self.job(principal, number_))
+            except LabelRefused as exc:
+                refused.append((number_, str(exc)))
+                self._audit(principal, number_, "label.refused", {"reason": str(exc), "size": size, "batch": True})
+        go_on(len(numbers), len(numbers))
+        if not jobs:
+            return BatchPrint(None, (), tuple(refused), 0, False)
+        try:
+            pdf = render(jobs, size, font_path=font_path())
+        except LabelDoesNotFit as exc:
+            raise LabelRefused(str(exc)) from None
+        for job in jobs:
+            self._audit(principal, job.prescription, "label.printed", {
+                "size": size, "copies": 1, "labels": len(job.items), "qr": job.qr, "batch": True,
+                "items": sorted({i.barcode for i in job.items})})
+        return BatchPrint(pdf, tuple(j.prescription for j in jobs), tuple(refused), sum(len(j.items) for j in jobs),
+                          False)
 
     # -- the scan check
 
