@@ -63,3 +63,21 @@ def test_sample_labels_of_every_size_render_to_png(tmp_path: pytest.TempPathFact
     assert {p.name.split("-")[1] for p in pngs} == {"60x40", "70x50", "80x60", "a4"}
     assert len(pngs) == 3 * 5 + 1  # 5 labels each on the thermal sizes, one A4 sheet
     assert all(p.stat().st_size > 2_000 for p in pngs)
+
+
+@pytest.mark.parametrize("size", ["60x40", "70x50", "80x60"])
+def test_nothing_is_drawn_past_the_labels_margin(size: str) -> None:
+    """Rendered at 300 dpi, the outer 1 mm of a label stays white even for long names and instructions."""
+    import pypdfium2
+
+    long = job(drug="布洛芬混悬液（美林）儿童专用草莓味口服混悬液 Ibuprofen Oral Suspension",
+               usage="口服，一次5毫升，每8小时1次，必要时，发热时服用，两次间隔不少于4小时",
+               warnings=("密封保存", "用前摇匀", "儿童用药须在监护人指导下使用"), package=2, packages=3)
+    pdf = render([long], size, font_path=font_path())
+    image = pypdfium2.PdfDocument(pdf)[0].render(scale=300 / 72).to_pil().convert("L")
+    band = round(300 / 25.4)  # 1 mm
+    w, h = image.size
+    pixels = image.load()
+    dark = [(x, y) for x in range(w) for y in range(h)
+            if (x < band or y < band or x >= w - band or y >= h - band) and pixels[x, y] < 128]
+    assert dark == []
