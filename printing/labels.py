@@ -115,47 +115,47 @@ def text_width(text: str, size: float) -> float:
 # A Latin word (kept whole), a run of spaces, or one other character (a Chinese one breaks anywhere).
 _TOKEN = re.compile(r"[A-Za-z0-9.,%+\-/()'’·×μ]+|\s+|.", re.DOTALL)
 _NO_LINE_START = set("，。、；：！？）》」』】〕,.;:!?)%℃")
+_NO_LINE_END = set("（《「『【〔(")
 
 
 def wrap(text: str, size: float, width: float) -> list[str]:
-    """Lines of ``text`` at ``size`` pt no wider than ``width`` pt (a word wider than a line is split)."""
+    """Lines of ``text`` at ``size`` pt no wider than ``width`` pt (a word wider than a line is split).
+
+    Chinese breaks at any character, Latin words stay whole; closing punctuation (，。）…) does not open a
+    line and opening brackets (（《…) do not end one, wherever the line leaves room for that.
+    """
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line: list[str] = []
-        used = 0.0
         for token in _TOKEN.findall(paragraph):
-            w = text_width(token, size)
             if token.isspace():
                 if line:
                     line.append(" ")
-                    used += text_width(" ", size)
                 continue
-            if used + w <= width:
+            if text_width("".join(line) + token, size) <= width:
                 line.append(token)
-                used += w
                 continue
-            if token[0] in _NO_LINE_START and line:
-                # Closing punctuation never opens a line: take the pieces before it down with it.
-                carry = [token]
-                while line and (carry[0][0] in _NO_LINE_START or carry[0].isspace()):
-                    carry.insert(0, line.pop())
-                carry = [t for t in carry if not t.isspace()] or carry
+            # The line is full. What moves down with the token: the pieces it must not be parted from.
+            carry = [token]
+            while line and (carry[0][0] in _NO_LINE_START or line[-1].isspace() or line[-1][-1] in _NO_LINE_END):
+                carry.insert(0, line.pop())
+            carry = [t for t in carry if not t.isspace()]
+            moved = "".join(carry)
+            if not line or text_width(moved, size) > width:
+                # Nothing can stay behind, or the group is wider than a line: break it where it must.
                 if line:
                     lines.append("".join(line).rstrip())
-                moved = "".join(carry)
-                if text_width(moved, size) <= width:
-                    line, used = carry, text_width(moved, size)
-                    continue
-                line, used = [], 0.0
-                token = moved  # too wide together: split below like any long run
-            if line:
-                lines.append("".join(line).rstrip())
-            line, used = [], 0.0
-            while text_width(token, size) > width:  # a very long word: split it where it must
-                cut = max(1, max(i for i in range(1, len(token) + 1) if text_width(token[:i], size) <= width or i == 1))
-                lines.append(token[:cut])
-                token = token[cut:]
-            line, used = [token], text_width(token, size)
+                line = []
+                while text_width(moved, size) > width:
+                    cut = 1
+                    while cut < len(moved) and text_width(moved[:cut + 1], size) <= width:
+                        cut += 1
+                    lines.append(moved[:cut])
+                    moved = moved[cut:]
+                line = [moved] if moved else []
+                continue
+            lines.append("".join(line).rstrip())
+            line = carry
         if line or not lines:
             lines.append("".join(line).rstrip())
     return lines

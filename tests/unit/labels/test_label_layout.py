@@ -36,8 +36,9 @@ def test_wrapping_keeps_every_character_and_every_line_fits(text: str, width: fl
     assert "".join(lines).replace(" ", "") == text.replace(" ", "").replace("\n", "")
     assert all(text_width(line, 8) <= width + 1e-6 or len(line) == 1 for line in lines)
     # Closing punctuation opens no line, wherever a line (7 characters or more) leaves room to avoid it.
-    if width >= 60 and not re.search(r"[，。）]{3}", text):
+    if width >= 60 and not re.search(r"[，。）（]{3}", text):
         assert not any(line and line[0] in "，。）" and i > 0 for i, line in enumerate(lines)), lines
+        assert not any(line.endswith("（") for line in lines[:-1]), lines  # nor does an opening bracket end one
 
 
 def test_a_long_name_and_usage_shrink_and_wrap_but_are_never_cut() -> None:
