@@ -30,6 +30,7 @@ from workstation.services import formulary, regulatory, review
 from workstation.services.accounts import AccountService
 from workstation.services.claims import ClaimService
 from workstation.services.decisions import DecisionService
+from workstation.services.coverage import CoverageService
 from workstation.services.detail import DetailService
 from workstation.services.labels import LabelService
 from workstation.services.intake import IntakeService
@@ -101,6 +102,10 @@ class Workstation:
         ca = self.signing.ca_certificate()
         return (((ca,) if ca is not None else ()) + load_trust_anchors(self.settings.release.trust_anchors)
                 + review.stored_trust_anchors(self.uow(), self.settings, "pharmacist"))
+
+    @cached_property
+    def coverage(self) -> CoverageService:
+        return CoverageService(self.uow, time_zone=self.settings.pharmacy_time_zone)
 
     @cached_property
     def labels(self) -> LabelService:

@@ -35,6 +35,7 @@ ATTEMPTS: dict[Action, Attempt] = {
     Action.ENROL: lambda ph, p: ph.ws.signing.enroll(p, "PH0001", password=PASSWORD, pin=PIN),
     Action.MANAGE_CA: lambda ph, p: ph.ws.signing.ensure_ca(p),
     Action.PRINT_LABELS: lambda ph, p: ph.ws.labels.print(p, "RXROLE"),
+    Action.MANAGE_ROSTER: lambda ph, p: ph.ws.coverage.import_roster(p, b"licence,start,end\n", "walk.csv"),
 }
 
 

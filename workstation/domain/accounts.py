@@ -30,15 +30,16 @@ class Action(str, Enum):
     ENROL = "enrol"  # issue or import a signing identity
     MANAGE_CA = "manage_ca"
     PRINT_LABELS = "print_labels"  # dispensing labels of approved prescriptions
+    MANAGE_ROSTER = "manage_roster"  # shifts and business hours
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.PHARMACIST: frozenset({Action.VIEW_QUEUE, Action.CLAIM, Action.DECIDE, Action.PRINT_LABELS}),
     Role.LEAD: frozenset({Action.VIEW_QUEUE, Action.CLAIM, Action.DECIDE, Action.BREAK_CLAIM,
-                          Action.VIEW_COVERAGE, Action.RETRY_RELEASE, Action.PRINT_LABELS}),
+                          Action.VIEW_COVERAGE, Action.RETRY_RELEASE, Action.PRINT_LABELS, Action.MANAGE_ROSTER}),
     # Separation of duties: whoever runs the system does not review prescriptions with that account.
     Role.ADMIN: frozenset({Action.VIEW_QUEUE, Action.VIEW_COVERAGE, Action.RETRY_RELEASE, Action.RUN_RELEASE,
-                           Action.MANAGE_ACCOUNTS, Action.ENROL, Action.MANAGE_CA}),
+                           Action.MANAGE_ACCOUNTS, Action.ENROL, Action.MANAGE_CA, Action.MANAGE_ROSTER}),
 }
 
 ROLE_LABELS = {Role.PHARMACIST: "审方药师", Role.LEAD: "药房负责人", Role.ADMIN: "系统管理员"}

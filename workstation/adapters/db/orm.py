@@ -504,3 +504,48 @@ class SiteSetting(Base):
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(256))
+
+
+class RosterShift(Base):
+    """排班: a pharmacist's shift, with its role (审方 reviews prescriptions); edited with who and why audited."""
+
+    __tablename__ = "roster_shift"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pharmacist_id: Mapped[int] = mapped_column(ForeignKey("pharmacist.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class BusinessHours(Base):
+    """营业时间: opening spans per weekday (0 = Monday), or for one date (a holiday: no span; 调休: its own)."""
+
+    __tablename__ = "business_hours"
+    __table_args__ = (
+        CheckConstraint("(weekday IS NULL) <> (day IS NULL)", name="weekday_or_day"),
+        CheckConstraint("(opens IS NULL) = (closes IS NULL)", name="opens_with_closes"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    weekday: Mapped[int | None] = mapped_column(Integer, index=True)
+    day: Mapped[date | None] = mapped_column(Date, index=True)
+    opens: Mapped[str | None] = mapped_column(String(5))  # "08:00", local time; None with closes: closed that day
+    closes: Mapped[str | None] = mapped_column(String(5))  # at or before opens: the next morning
+
+
+class Presence(Base):
+    """在岗: one workstation's signed-in pharmacist in one state (reviewing, idle, locked), kept by heartbeats."""
+
+    __tablename__ = "presence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workstation_id: Mapped[str] = mapped_column(String(64), index=True)
+    pharmacist_id: Mapped[int] = mapped_column(ForeignKey("pharmacist.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

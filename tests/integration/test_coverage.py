@@ -1,0 +1,115 @@
+"""Roster and business hours imported all or nothing, presence kept by heartbeats, coverage from the database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Pharmacy
+from workstation.adapters.db import orm
+from workstation.domain.roster import RosterImportError
+from workstation.services.coverage import CoverageService
+
+SH = ZoneInfo("Asia/Shanghai")
+MONDAY = datetime(2026, 12, 7, tzinfo=SH)
+HOURS = "date_or_weekday,open,close\nmon,08:00,22:00\ntue,08:00,22:00\n2026-12-08,,\n"
+ROSTER = ("licence,start,end,role\n"
+          "PH0001,2026-12-07T08:00:00+08:00,2026-12-07T15:00:00+08:00,审方\n"
+          "PH0002,2026-12-07T14:00:00+08:00,2026-12-07T20:00:00+08:00,审方\n")
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def test_coverage_from_imported_hours_roster_and_heartbeats(pharmacy: Pharmacy) -> None:
+    ws = pharmacy.ws
+    assert ws.coverage.import_hours(pharmacy.lead, HOURS.encode(), "hours.csv") == (2, 1)
+    assert ws.coverage.import_roster(pharmacy.lead, ROSTER.encode(), "roster.csv") == 2
+    clock = Clock(MONDAY + timedelta(hours=8))
+    service = CoverageService(ws.uow, time_zone="Asia/Shanghai", clock=clock)
+    # PH0001 reviews 08:00–12:00, then the window is locked 12:00–13:00, then closed.
+    while clock.at < MONDAY + timedelta(hours=12):
+        service.beat(pharmacy.pharmacist, "ws-1", "reviewing")
+        clock.at += timedelta(seconds=15)
+    while clock.at < MONDAY + timedelta(hours=13):
+        service.beat(pharmacy.pharmacist, "ws-1", "locked")
+        clock.at += timedelta(seconds=15)
+    service.leave("ws-1")
+    clock.at = MONDAY + timedelta(hours=14)
+    assert service.on_duty_now() == []  # PH0002 is rostered now but not signed in
+    service.beat(pharmacy.lead, "ws-2", "idle")  # PH0002 from 14:00, heartbeat lost after 19:00
+    while clock.at < MONDAY + timedelta(hours=19):
+        clock.at += timedelta(seconds=15)
+        service.beat(pharmacy.lead, "ws-2", "reviewing" if clock.at.minute % 2 else "idle")
+    assert service.on_duty_now() == ["PH0002"]
+    clock.at = MONDAY + timedelta(hours=23)
+
+    result = service.coverage(pharmacy.lead, MONDAY, MONDAY + timedelta(days=2))
+    gaps = [(g.start.astimezone(SH).strftime("%H:%M"), g.end.astimezone(SH).strftime("%H:%M"))
+            for g in result.actual_gaps]
+    assert [(g.start, g.end) for g in result.planned_gaps] == [(MONDAY + timedelta(hours=20), MONDAY + timedelta(hours=22))]
+    assert gaps == [("12:00", "14:00"), ("19:00", "22:00")]  # Tuesday is a holiday
+    assert result.business_seconds == 14 * 3600
+    assert abs(result.covered_seconds - 9 * 3600) <= 60  # 08–12 and 14–19, the last heartbeat within 45 s
+    with ws.uow() as uow:
+        actions = list(uow.session.scalars(select(orm.AuditEvent.action).where(
+            orm.AuditEvent.action.in_(("roster.imported", "hours.imported")))))
+    assert actions == ["hours.imported", "roster.imported"]
+
+
+def test_a_bad_roster_imports_nothing_and_names_every_line(pharmacy: Pharmacy) -> None:
+    ws = pharmacy.ws
+    ws.coverage.import_roster(pharmacy.lead, ROSTER.encode(), "roster.csv")
+    bad = ("licence,start,end\n"
+           "PH0001,2026-12-07T10:00:00+08:00,2026-12-07T11:00:00+08:00\n"  # overlaps a stored shift
+           "PH9999,2026-12-08T08:00:00+08:00,2026-12-08T12:00:00+08:00\n"  # unknown
+           "PH0002,2026-12-09T08:00:00,2026-12-09T12:00:00+08:00\n"  # no offset
+           "PH0002,2026-12-10T12:00:00+08:00,2026-12-10T08:00:00+08:00\n")  # ends before it starts
+    with pytest.raises(RosterImportError) as err:
+        ws.coverage.import_roster(pharmacy.lead, bad.encode(), "bad.csv")
+    assert [e.line for e in err.value.errors] == [4, 5]  # the file's own problems first, all or nothing
+    good_lines = bad.splitlines()[:3]
+    with pytest.raises(RosterImportError) as err:
+        ws.coverage.import_roster(pharmacy.lead, ("\n".join(good_lines) + "\n").encode(), "bad.csv")
+    assert [(e.line, e.column) for e in err.value.errors] == [(2, "start"), (3, "licence")]
+    assert len(ws.coverage.shifts(MONDAY, MONDAY + timedelta(days=7))) == 2
+
+
+def test_hours_rows_are_checked(pharmacy: Pharmacy) -> None:
+    bad = "date_or_weekday,open,close\nfunday,08:00,22:00\nmon,8am,22:00\n2026-10-01,08:00,\nwed,,\n"
+    with pytest.raises(RosterImportError) as err:
+        pharmacy.ws.coverage.import_hours(pharmacy.lead, bad.encode(), "hours.csv")
+    assert [e.line for e in err.value.errors] == [2, 3, 4, 5]
+
+
+def test_the_command_line_imports_exports_and_reports(pharmacy: Pharmacy, cli: Any, tmp_path: Any) -> None:
+    (tmp_path / "hours.csv").write_text(HOURS, encoding="utf-8")
+    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    code, out, err = cli("hours", "import", str(tmp_path / "hours.csv"))
+    assert code == 0 and "2 weekday spans, 1 dates" in out, err
+    code, out, err = cli("roster", "import", str(tmp_path / "roster.csv"), "--as", "PH0002")
+    assert code == 0 and "2 shifts" in out, err
+    code, out, _ = cli("roster", "export", "--from", "2026-12-07", "--to", "2026-12-08")
+    assert out.splitlines() == ["licence,start,end,role", "PH0001,2026-12-07T08:00:00+08:00,2026-12-07T15:00:00+08:00,审方",
+                                "PH0002,2026-12-07T14:00:00+08:00,2026-12-07T20:00:00+08:00,审方"]
+    code, out, _ = cli("coverage", "--from", "2026-12-07T00:00:00+08:00", "--to", "2026-12-08T00:00:00+08:00", "--json")
+    body = json.loads(out)
+    assert code == 0 and body["business_seconds"] == 14 * 3600 and body["covered_seconds"] == 0
+    assert body["coverage_pct"] == 0.0 and [g["seconds"] for g in body["planned_gaps"]] == [7200]
+    assert body["actual_gaps"] == [{"start": "2026-12-07T08:00:00+08:00", "end": "2026-12-07T22:00:00+08:00",
+                                    "seconds": 14 * 3600}]
+    code, out, _ = cli("coverage", "--from", "2026-12-07", "--to", "2026-12-08")
+    assert code == 0 and "0.0%" in out and "(Asia/Shanghai)" in out
+    (tmp_path / "bad.csv").write_text("licence,start,end\nPH0001,x,y\n", encoding="utf-8")
+    code, _, err = cli("roster", "import", str(tmp_path / "bad.csv"))
+    assert code == 1 and "line 2" in err

@@ -1,0 +1,232 @@
+"""The roster, business hours and presence in the database, and coverage computed from them.
+
+Imports are all-or-nothing and audited (``roster.imported``, ``hours.imported``: who, the file's
+SHA-256, what changed). Presence is kept by each running workstation's heartbeat: one row per
+workstation and state (reviewing, idle, locked), its ``last_seen`` moved by every beat; a state change,
+a sign-out or a missed heartbeat ends the row. A pharmacist is present while an unlocked row of theirs
+is fresh (seen within ``fresh_seconds``), so closing the app, locking the screen or losing the
+connection ends presence within a minute.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, or_, select
+
+from workstation.adapters.db import orm
+from workstation.adapters.db.types import utcnow
+from workstation.adapters.db.uow import UnitOfWork
+from workstation.domain.accounts import Action, Principal, require
+from workstation.domain.coverage import (
+    REVIEWING_ROLES,
+    BusinessCalendar,
+    Coverage,
+    Interval,
+    Shift,
+    Span,
+    coverage,
+    union,
+)
+from workstation.domain.errors import DomainError
+from workstation.domain.roster import RosterImportError, parse_hours_csv, parse_roster_csv
+from workstation.domain.special_drugs import CsvRowError, in_file_order
+from workstation.services import audit
+
+PRESENCE_STATES = frozenset({"reviewing", "idle", "locked"})
+HEARTBEAT_SECONDS = 15
+FRESH_SECONDS = 45  # three beats: after that a workstation is gone (within a minute of its last sign)
+
+
+def _hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def _time(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+class CoverageService:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], *, time_zone: str,
+                 clock: Callable[[], datetime] = utcnow, fresh_seconds: float = FRESH_SECONDS) -> None:
+        self._uow = uow_factory
+        self._tz = time_zone
+        self._clock = clock
+        self._fresh = timedelta(seconds=fresh_seconds)
+
+    # -- the roster
+
+    def import_roster(self, principal: Principal, data: bytes, source: str) -> int:
+        """Add the file's shifts (all or none); an unknown licence or an overlap with a stored shift of the same
+        pharmacist is an error on its line. Returns the shifts added."""
+        require(principal, Action.MANAGE_ROSTER)
+        what = "排班表无法导入 / roster import rejected"
+        rows = parse_roster_csv(data, source)
+        now = self._clock()
+        with self._uow() as uow:
+            s = uow.session
+            licences = {r.licence for r in rows}
+            ids = dict(s.execute(select(orm.Pharmacist.licence, orm.Pharmacist.id)
+                                 .where(orm.Pharmacist.licence.in_(licences))).all())
+            errors = [CsvRowError(r.line, "licence", f"没有执业证号为 {r.licence} 的药师账户",
+                                  f"no pharmacist account has licence {r.licence}") for r in rows if r.licence not in ids]
+            for r in rows:
+                if r.licence not in ids:
+                    continue
+                clash = s.scalars(select(orm.RosterShift).where(
+                    orm.RosterShift.pharmacist_id == ids[r.licence], orm.RosterShift.starts_at < r.end,
+                    orm.RosterShift.ends_at > r.start).limit(1)).first()
+                if clash is not None:
+                    errors.append(CsvRowError(r.line, "start", "与已排班次重叠（"
+                                              f"{clash.starts_at.isoformat()}–{clash.ends_at.isoformat()}）",
+                                              f"overlaps a stored shift ({clash.starts_at.isoformat()}–"
+                                              f"{clash.ends_at.isoformat()})"))
+            if errors:
+                raise RosterImportError(what, in_file_order(errors), source)
+            for r in rows:
+                s.add(orm.RosterShift(pharmacist_id=ids[r.licence], starts_at=r.start, ends_at=r.end, role=r.role,
+                                      created_at=now, created_by=principal.actor[:128]))
+            audit.record(uow, actor=principal.actor, action="roster.imported", subject="roster",
+                         details={"source": source, "sha256": hashlib.sha256(data).hexdigest(), "shifts": len(rows),
+                                  "from": min(r.start for r in rows).isoformat(),
+                                  "to": max(r.end for r in rows).isoformat()}, at=now)
+            uow.commit()
+        return len(rows)
+
+    def shifts(self, start: datetime, end: datetime) -> list[Shift]:
+        with self._uow() as uow:
+            found = uow.session.execute(
+                select(orm.Pharmacist.licence, orm.RosterShift.starts_at, orm.RosterShift.ends_at, orm.RosterShift.role)
+                .join(orm.Pharmacist, orm.Pharmacist.id == orm.RosterShift.pharmacist_id)
+                .where(orm.RosterShift.starts_at < end, orm.RosterShift.ends_at > start)
+                .order_by(orm.RosterShift.starts_at, orm.Pharmacist.licence)).all()
+        return [Shift(licence, a, b, role) for licence, a, b, role in found]
+
+    def export_roster(self, principal: Principal, start: datetime, end: datetime) -> str:
+        """The shifts in ``[start, end)`` in the import format (times in the pharmacy's zone)."""
+        require(principal, Action.VIEW_COVERAGE)
+        zone = ZoneInfo(self._tz)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["licence", "start", "end", "role"])
+        for shift in self.shifts(start, end):
+            writer.writerow([shift.licence, shift.start.astimezone(zone).isoformat(),
+                             shift.end.astimezone(zone).isoformat(), shift.role])
+        return out.getvalue()
+
+    # -- business hours
+
+    def import_hours(self, principal: Principal, data: bytes, source: str) -> tuple[int, int]:
+        """Weekday rows replace the weekly hours (when the file has any); date rows replace those dates.
+        Returns (weekday spans, dates)."""
+        require(principal, Action.MANAGE_ROSTER)
+        rows = parse_hours_csv(data, source)
+        weekly = [r for r in rows if r.weekday is not None]
+        dated = [r for r in rows if r.day is not None]
+        now = self._clock()
+        with self._uow() as uow:
+            s = uow.session
+            if weekly:
+                s.execute(delete(orm.BusinessHours).where(orm.BusinessHours.weekday.is_not(None)))
+            days = sorted({r.day for r in dated if r.day is not None})
+            if days:
+                s.execute(delete(orm.BusinessHours).where(orm.BusinessHours.day.in_(days)))
+            for r in rows:
+                s.add(orm.BusinessHours(weekday=r.weekday, day=r.day,
+                                        opens=_hhmm(r.opens) if r.opens else None,
+                                        closes=_hhmm(r.closes) if r.closes else None))
+            audit.record(uow, actor=principal.actor, action="hours.imported", subject="business_hours",
+                         details={"source": source, "sha256": hashlib.sha256(data).hexdigest(),
+                                  "weekly_replaced": bool(weekly), "weekday_spans": len(weekly),
+                                  "dates": [d.isoformat() for d in days]}, at=now)
+            uow.commit()
+        return len(weekly), len(days)
+
+    def calendar(self) -> BusinessCalendar:
+        weekly: dict[int, list[Span]] = {}
+        days: dict[date, list[Span]] = {}
+        with self._uow() as uow:
+            for row in uow.session.scalars(select(orm.BusinessHours)):
+                spans = [(_time(row.opens), _time(row.closes))] if row.opens and row.closes else []
+                if row.weekday is not None:
+                    weekly.setdefault(row.weekday, []).extend(spans)
+                elif row.day is not None:
+                    days.setdefault(row.day, []).extend(spans)
+        return BusinessCalendar(self._tz, {k: tuple(v) for k, v in weekly.items()},
+                                {k: tuple(v) for k, v in days.items()})
+
+    # -- presence
+
+    def beat(self, principal: Principal, workstation_id: str, state: str) -> None:
+        """One heartbeat of a running workstation: who is signed in there, and in what state."""
+        if state not in PRESENCE_STATES:
+            raise DomainError(f"unknown presence state {state!r} (one of {', '.join(sorted(PRESENCE_STATES))})")
+        if principal.pharmacist_id is None:
+            return  # an IT session is nobody's presence
+        now = self._clock()
+        with self._uow() as uow:
+            s = uow.session
+            row = s.scalars(select(orm.Presence).where(orm.Presence.workstation_id == workstation_id,
+                                                       orm.Presence.ended_at.is_(None))
+                            .order_by(orm.Presence.id.desc()).limit(1)).first()
+            if (row is not None and row.pharmacist_id == principal.pharmacist_id and row.state == state
+                    and now - row.last_seen <= self._fresh):
+                row.last_seen = now
+            else:
+                if row is not None:
+                    row.ended_at = min(now, row.last_seen + self._fresh)
+                s.add(orm.Presence(workstation_id=workstation_id[:64], pharmacist_id=principal.pharmacist_id,
+                                   state=state, started_at=now, last_seen=now))
+            uow.commit()
+
+    def leave(self, workstation_id: str) -> None:
+        """The workstation signs out or closes: its presence ends now."""
+        now = self._clock()
+        with self._uow() as uow:
+            for row in uow.session.scalars(select(orm.Presence).where(
+                    orm.Presence.workstation_id == workstation_id, orm.Presence.ended_at.is_(None))):
+                row.ended_at = now
+            uow.commit()
+
+    def presence(self, start: datetime, end: datetime) -> dict[str, list[Interval]]:
+        """When each pharmacist was present (signed in, not locked, heartbeat fresh) within ``[start, end)``."""
+        now = self._clock()
+        with self._uow() as uow:
+            found = uow.session.execute(
+                select(orm.Pharmacist.licence, orm.Presence.started_at, orm.Presence.last_seen, orm.Presence.ended_at)
+                .join(orm.Pharmacist, orm.Pharmacist.id == orm.Presence.pharmacist_id)
+                .where(orm.Presence.state != "locked", orm.Presence.started_at < end,
+                       or_(orm.Presence.ended_at.is_(None), orm.Presence.ended_at > start))).all()
+        out: dict[str, list[Interval]] = {}
+        for licence, started, seen, ended in found:
+            until = ended if ended is not None else min(seen + self._fresh, now)
+            if until > started:
+                out.setdefault(licence, []).append(Interval(started, until))
+        return {k: union(v) for k, v in out.items()}
+
+    def present_now(self) -> list[str]:
+        """Licences of the pharmacists signed in at an unlocked workstation with a fresh heartbeat."""
+        now = self._clock()
+        with self._uow() as uow:
+            return sorted(set(uow.session.scalars(
+                select(orm.Pharmacist.licence).join(orm.Presence, orm.Presence.pharmacist_id == orm.Pharmacist.id)
+                .where(orm.Presence.ended_at.is_(None), orm.Presence.state != "locked",
+                       orm.Presence.last_seen >= now - self._fresh))))
+
+    def on_duty_now(self) -> list[str]:
+        """Licences of the pharmacists on duty at this moment: rostered to review and present."""
+        now = self._clock()
+        rostered = {s.licence for s in self.shifts(now, now + timedelta(seconds=1)) if s.role in REVIEWING_ROLES}
+        return [licence for licence in self.present_now() if licence in rostered]
+
+    # -- coverage
+
+    def coverage(self, principal: Principal, start: datetime, end: datetime) -> Coverage:
+        require(principal, Action.VIEW_COVERAGE)
+        return coverage(self.calendar(), self.shifts(start, end), self.presence(start, end), start, end)
