@@ -8,6 +8,8 @@ database work goes through the task runner; the window only arranges what the se
 from __future__ import annotations
 
 import getpass
+import socket
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -36,6 +38,7 @@ from workstation.domain.local_time import shown
 from workstation.services import queue as queue_service
 from workstation.services import release
 from workstation.services.claims import ClaimError, ClaimInfo, QueueEmpty
+from workstation.services.coverage import HEARTBEAT_SECONDS
 from workstation.services.decisions import DecisionInfo
 from workstation.services.detail import PrescriptionDetail
 from workstation.services.labels import AlreadyPrinted
@@ -138,6 +141,13 @@ class MainWindow(QMainWindow):
         self._poll = QTimer(self)
         self._poll.timeout.connect(self.poll)
         self._polling = False
+        # Presence (在岗): who is signed in here and in what state, every few seconds, for the leads' coverage.
+        self.workstation_id = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
+        self._heartbeat = QTimer(self)
+        self._heartbeat.setInterval(HEARTBEAT_SECONDS * 1000)
+        self._heartbeat.timeout.connect(self.beat)
+        self._heartbeat.start()
+        self.beat()
         self.set_polling(poll_seconds)
         self._restore_layout()
         self.poll()
@@ -542,6 +552,22 @@ class MainWindow(QMainWindow):
 
         self.ctx.tasks.submit(work, on_done=done, on_error=lambda e, tb: messages.error(self, str(e), detail=tb))
 
+    # -- presence
+
+    def presence_state(self) -> str:
+        if self._locked:
+            return "locked"
+        return "reviewing" if self._claim is not None else "idle"
+
+    def beat(self) -> None:
+        """One heartbeat: this workstation's signed-in pharmacist and state (a lost database just misses one)."""
+        principal, coverage_service = self.ctx.principal, self.ctx.ws.coverage
+        if principal is None:
+            return
+        state, here = self.presence_state(), self.workstation_id
+        self.ctx.tasks.submit(lambda: coverage_service.beat(principal, here, state),
+                              on_error=lambda exc, tb: messages.log.warning("heartbeat failed: %s", exc))
+
     # -- lock, settings, admin, sign-out
 
     def lock(self, *, reason: str) -> None:
@@ -556,6 +582,7 @@ class MainWindow(QMainWindow):
             if a not in (self.sign_out_action, self.quit_action):
                 a.setEnabled(False)
         self.menuBar().setEnabled(False)
+        self.beat()
 
     @property
     def locked(self) -> bool:
@@ -564,6 +591,7 @@ class MainWindow(QMainWindow):
     def _unlocked(self, principal: Principal) -> None:
         self._locked = False
         self.ctx.principal = principal
+        self.beat()
         self.stack.setCurrentIndex(0)
         self.menuBar().setEnabled(True)
         for a in self.own_actions():
@@ -605,7 +633,11 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self._poll.stop()
         self._renew.stop()
+        self._heartbeat.stop()
         self._give_back_claim()
+        coverage_service, here = self.ctx.ws.coverage, self.workstation_id
+        self.ctx.tasks.submit(lambda: coverage_service.leave(here),
+                              on_error=lambda exc, tb: messages.log.warning("presence not ended: %s", exc))
         if self.ctx.session is not None:
             self.ctx.session.end()
         app = QApplication.instance()

@@ -1,0 +1,33 @@
+"""The window keeps its pharmacist's presence: a heartbeat with the state, locked while locked, ended on close."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.ui.test_workflow import CLEAN, make_window, number, open_claimed
+from workstation.adapters.db import orm
+from workstation.bootstrap import Workstation
+
+
+def rows(ws: Workstation) -> list[tuple[str, bool]]:
+    with ws.uow() as uow:
+        return [(r.state, r.ended_at is not None) for r in uow.session.scalars(
+            select(orm.Presence).order_by(orm.Presence.id))]
+
+
+def test_the_heartbeat_follows_idle_reviewing_locked_and_closing(qtbot: Any, demo_ws: tuple[Workstation, str]) -> None:
+    ws, series = demo_ws
+    window = make_window(qtbot, ws)
+    qtbot.waitUntil(lambda: rows(ws) == [("idle", False)], timeout=10_000)
+    assert window._heartbeat.interval() == 15_000
+    open_claimed(qtbot, window, number(series, CLEAN))
+    window.beat()
+    qtbot.waitUntil(lambda: rows(ws) == [("idle", True), ("reviewing", False)], timeout=10_000)
+    assert ws.coverage.present_now() == ["YS-DEMO-0001"]
+    window.lock(reason="test")
+    qtbot.waitUntil(lambda: rows(ws)[-1] == ("locked", False), timeout=10_000)
+    assert ws.coverage.present_now() == []  # a locked screen is nobody on duty
+    window.close()
+    qtbot.waitUntil(lambda: all(ended for _, ended in rows(ws)), timeout=10_000)
