@@ -22,6 +22,7 @@ from resources.demo import generate
 from tests.demo_support import FIXED_NOW, demo_set
 from workstation.adapters.jws import JwsError, leaf_serial_number, verify_detached
 from workstation.domain.canonical import prescription_content
+from workstation.domain.formulary import FORMULARY_LABEL_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 RESOURCES = REPO / "resources"
@@ -294,8 +295,8 @@ def test_pki_holds_only_certificates(out: Path) -> None:
 
 def test_formulary_has_the_import_columns_and_every_stocked_drug(out: Path) -> None:
     header, *rows = (out / "formulary.csv").read_text("utf-8").splitlines()
-    if SHARED_FORMULARY.is_file():
-        assert header == SHARED_FORMULARY.read_text("utf-8").splitlines()[0]
+    if SHARED_FORMULARY.is_file():  # the shared import columns, then the optional label columns
+        assert header == SHARED_FORMULARY.read_text("utf-8").splitlines()[0] + "," + ",".join(FORMULARY_LABEL_COLUMNS)
     codes = {row.split(",", 1)[0] for row in rows}
     for name in NAMES:
         for request in _Bundle.read(out / "bundles" / name).requests:
