@@ -38,7 +38,7 @@ from workstation.domain.local_time import shown
 from workstation.services import queue as queue_service
 from workstation.services import release
 from workstation.services.claims import ClaimError, ClaimInfo, QueueEmpty
-from workstation.services.coverage import HEARTBEAT_SECONDS
+from workstation.services.coverage import HEARTBEAT_SECONDS, Alert
 from workstation.services.decisions import DecisionInfo
 from workstation.services.detail import PrescriptionDetail
 from workstation.services.labels import AlreadyPrinted
@@ -141,6 +141,8 @@ class MainWindow(QMainWindow):
         self._poll = QTimer(self)
         self._poll.timeout.connect(self.poll)
         self._polling = False
+        self.coverage_alerts: list[Alert] = []
+        self._announced: set[tuple[str, str]] = set()
         # Presence (在岗): who is signed in here and in what state, every few seconds, for the leads' coverage.
         self.workstation_id = f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:12]}"
         self._heartbeat = QTimer(self)
@@ -296,22 +298,33 @@ class MainWindow(QMainWindow):
         ws, principal = self.ctx.ws, self.ctx.principal
         pharmacist_id = principal.pharmacist_id if principal else None
 
-        def work() -> tuple[WorkstationStatus, list[str]]:
+        lead = principal is not None and principal.can(Action.VIEW_COVERAGE)
+
+        def work() -> tuple[WorkstationStatus, list[str], list[Alert]]:
             inbox = ws.settings.inbox_dir
             if inbox.is_dir():
                 process_inbox(inbox, ws.intake.ingest_many)
             now = datetime.now(timezone.utc)
             high_risk = queue_service.refresh_summaries(ws.uow, ws.reviewer(), now)
-            return workstation_status(ws.uow(), pharmacist_id=pharmacist_id, now=now), high_risk
+            alerts = ws.coverage.alerts() if lead else []
+            return workstation_status(ws.uow(), pharmacist_id=pharmacist_id, now=now), high_risk, alerts
 
         self.ctx.tasks.submit(work, on_done=self._polled, on_error=self._poll_failed)
 
-    def _polled(self, polled: tuple[WorkstationStatus, list[str]]) -> None:
+    def _polled(self, polled: tuple[WorkstationStatus, list[str], list[Alert]]) -> None:
         self._polling = False
-        status, high_risk = polled
+        status, high_risk, alerts = polled
         self.status.set_status(status, pull_configured=self.ctx.ws.settings.fhir_server.base_url is not None)
         self.queue.summaries_refreshed(high_risk)
         self.queue.refresh()
+        self.coverage_alerts = alerts
+        for alert in alerts:  # each gap is announced once; the status bar keeps saying it
+            key = (alert.kind, alert.start.isoformat())
+            text = alert.text(self.ctx.ws.settings.pharmacy_time_zone)
+            self.status.show_alert(text)
+            if key not in self._announced:
+                self._announced.add(key)
+                self._notify(text)
 
     def _poll_failed(self, exc: BaseException, tb: str) -> None:
         self._polling = False
@@ -322,6 +335,10 @@ class MainWindow(QMainWindow):
     def _high_risk(self, numbers: list[str]) -> None:
         text = self.tr("New high-risk prescriptions: %1").replace("%1", "、".join(numbers))
         self.status.show_alert(text)
+        self._notify(text)
+
+    def _notify(self, text: str) -> None:
+        """A desktop notification (and the taskbar's attention) for something that must not wait."""
         QApplication.alert(self)
         if QSystemTrayIcon.isSystemTrayAvailable():
             tray = getattr(self, "_tray", None)

@@ -113,3 +113,26 @@ def test_the_command_line_imports_exports_and_reports(pharmacy: Pharmacy, cli: A
     (tmp_path / "bad.csv").write_text("licence,start,end\nPH0001,x,y\n", encoding="utf-8")
     code, _, err = cli("roster", "import", str(tmp_path / "bad.csv"))
     assert code == 1 and "line 2" in err
+
+
+def test_leads_are_alerted_to_a_gap_coming_and_to_one_begun(pharmacy: Pharmacy) -> None:
+    ws = pharmacy.ws
+    ws.coverage.import_hours(pharmacy.lead, HOURS.encode(), "hours.csv")
+    ws.coverage.import_roster(pharmacy.lead, ROSTER.encode(), "roster.csv")
+    clock = Clock(MONDAY + timedelta(hours=19, minutes=45))
+    service = CoverageService(ws.uow, time_zone="Asia/Shanghai", clock=clock)
+    service.beat(pharmacy.lead, "ws-2", "reviewing")
+    [coming] = service.alerts()  # PH0002 is on until 20:00; nobody after
+    assert coming.kind == "gap_coming" and coming.start == MONDAY + timedelta(hours=20)
+    assert "gap is coming" in coming.text("Asia/Shanghai")
+    pharmacy.receive("RXGAP1")
+    clock.at = MONDAY + timedelta(hours=20, minutes=5)
+    kinds = {a.kind: a for a in service.alerts()}
+    assert set(kinds) == {"gap_begun", "gap_coming"} and kinds["gap_begun"].waiting == 1
+    clock.at += timedelta(minutes=5)
+    later = {a.kind: a for a in service.alerts()}
+    assert later["gap_begun"].start == kinds["gap_begun"].start  # one gap, one start, however often asked
+    clock.at = MONDAY + timedelta(hours=23)  # closed: no alert
+    assert service.alerts() == []
+    with ws.uow() as uow:  # and nothing was decided for it
+        assert uow.session.scalars(select(orm.Decision)).all() == []

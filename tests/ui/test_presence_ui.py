@@ -31,3 +31,21 @@ def test_the_heartbeat_follows_idle_reviewing_locked_and_closing(qtbot: Any, dem
     assert ws.coverage.present_now() == []  # a locked screen is nobody on duty
     window.close()
     qtbot.waitUntil(lambda: all(ended for _, ended in rows(ws)), timeout=10_000)
+
+
+def test_a_leads_window_announces_a_coming_gap_once(qtbot: Any, demo_ws: tuple[Workstation, str],
+                                                    monkeypatch: Any) -> None:
+    from ui.main_window import MainWindow
+    from tests.ui.test_workflow import LEAD
+
+    ws, _ = demo_ws
+    hours = "date_or_weekday,open,close\n" + "".join(f"{d},00:00,23:59\n" for d in range(1, 8))
+    ws.coverage.import_hours(ws.accounts.authenticate(LEAD, "demo-2026", where="test"), hours.encode(), "h.csv")
+    told: list[str] = []
+    monkeypatch.setattr(MainWindow, "_notify", lambda self, text: told.append(text))
+    window = make_window(qtbot, ws, LEAD)
+    qtbot.waitUntil(lambda: bool(window.coverage_alerts), timeout=20_000)
+    assert window.coverage_alerts[0].kind in ("gap_coming", "gap_begun")
+    window.poll()
+    qtbot.waitUntil(lambda: not window._polling, timeout=20_000)
+    assert len([t for t in told if "gap is coming" in t]) == 1  # announced once, however often it is polled

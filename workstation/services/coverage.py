@@ -14,10 +14,11 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from workstation.adapters.db import orm
 from workstation.adapters.db.types import utcnow
@@ -31,9 +32,11 @@ from workstation.domain.coverage import (
     Shift,
     Span,
     coverage,
+    subtract,
     union,
 )
 from workstation.domain.errors import DomainError
+from workstation.domain.local_time import shown
 from workstation.domain.roster import RosterImportError, parse_hours_csv, parse_roster_csv
 from workstation.domain.special_drugs import CsvRowError, in_file_order
 from workstation.services import audit
@@ -50,6 +53,26 @@ def _hhmm(value: time) -> str:
 def _time(value: str) -> time:
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
+
+
+ALERT_AHEAD = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something a lead must act on now; prescriptions keep waiting whatever it says (nothing is approved)."""
+
+    kind: str  # "gap_coming": nobody rostered in business hours soon; "gap_begun": business hours, nobody on duty
+    start: datetime
+    end: datetime | None
+    waiting: int  # prescriptions waiting for review
+
+    def text(self, zone: str) -> str:
+        if self.kind == "gap_coming":
+            return (f"排班缺口将至：{shown(self.start, zone)} 起无审方药师排班 / a gap is coming: nobody is rostered "
+                    f"to review from {shown(self.start, zone)}")
+        return (f"无药师在岗：营业时间内 {self.waiting} 张处方等待审核 / nobody is on duty in business hours: "
+                f"{self.waiting} prescription(s) waiting")
 
 
 class CoverageService:
@@ -224,6 +247,32 @@ class CoverageService:
         now = self._clock()
         rostered = {s.licence for s in self.shifts(now, now + timedelta(seconds=1)) if s.role in REVIEWING_ROLES}
         return [licence for licence in self.present_now() if licence in rostered]
+
+    # -- alerts
+
+    def alerts(self) -> list[Alert]:
+        """A gap coming (no reviewing pharmacist rostered in the next 30 minutes of business hours) or begun
+        (business hours, prescriptions waiting, nobody on duty)."""
+        now = self._clock()
+        found: list[Alert] = []
+        calendar = self.calendar()
+        # From a day back, so a gap already under way keeps the start it had (and is announced once).
+        since, until = now - timedelta(days=1), now + ALERT_AHEAD
+        business = calendar.intervals(since, until)
+        rostered = union(s.interval() for s in self.shifts(since, until) if s.role in REVIEWING_ROLES)
+        with self._uow() as uow:
+            waiting = uow.session.scalar(select(func.count()).select_from(orm.Prescription)
+                                         .where(orm.Prescription.status == "received")) or 0
+        open_now = any(iv.start <= now < iv.end for iv in business)
+        if open_now and waiting and not self.on_duty_now():
+            # Since when: the actual gap under way, so that it keeps one start while it lasts.
+            soon = now + timedelta(seconds=1)
+            under_way = coverage(calendar, self.shifts(since, soon), self.presence(since, soon), since, soon).actual_gaps
+            found.append(Alert("gap_begun", under_way[-1].start if under_way else now, None, waiting))
+        gaps = [g for g in subtract(business, rostered) if g.end > now]
+        if gaps:  # the first: one alert says enough
+            found.append(Alert("gap_coming", gaps[0].start, gaps[0].end, waiting))
+        return found
 
     # -- coverage
 
