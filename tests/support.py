@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
+import subprocess
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,19 @@ def staff(ws: Any, people: Sequence[tuple[str, str, Any]], *, password: str, pin
         ws.signing.enroll(admin, licence, password=password, pin=pin)
         logged_in.append(ws.accounts.authenticate(licence, password))
     return admin, logged_in
+
+
+@contextlib.contextmanager
+def running(argv: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """A child process with text pipes; killed (if still running) and its pipes closed afterwards."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()

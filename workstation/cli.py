@@ -114,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_parser("current", help="print the database location and schema revision")
     ds.add_parser("set-password", help="store the PostgreSQL password in the OS keyring (asked on the terminal)")
 
-    from workstation import cli_coverage, cli_decisions, cli_demo, cli_labels, cli_release, cli_show
+    from workstation import cli_coverage, cli_decisions, cli_demo, cli_labels, cli_release, cli_serve, cli_show
 
     cli_coverage.add_parsers(sub)
+    cli_serve.add_parsers(sub)
     cli_decisions.add_parsers(sub)
     cli_labels.add_parsers(sub)
     cli_demo.add_parsers(sub)
@@ -687,11 +688,11 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
 
 
 def _command(name: str) -> Callable[[argparse.Namespace, TextIO], int]:
-    from workstation import cli_coverage, cli_decisions, cli_demo, cli_labels, cli_release, cli_show
+    from workstation import cli_coverage, cli_decisions, cli_demo, cli_labels, cli_release, cli_serve, cli_show
 
     commands: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
         **_COMMANDS, **cli_decisions.COMMANDS, **cli_release.COMMANDS, **cli_demo.COMMANDS, **cli_show.COMMANDS,
-        **cli_labels.COMMANDS, **cli_coverage.COMMANDS}
+        **cli_labels.COMMANDS, **cli_coverage.COMMANDS, **cli_serve.COMMANDS}
     return commands[name]
 
 

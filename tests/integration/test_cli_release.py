@@ -7,7 +7,6 @@ import copy
 import io
 import json
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from tests.release_support import CA, LICENCE, NUMBER, release_bundle, release_delivery
-from tests.support import REPO
+from tests.support import REPO, running
 from workstation.adapters.pki import certificate_pem, create_pharmacy_ca
 from workstation.cli_release import COMMANDS, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_parsers
 
@@ -137,10 +136,8 @@ def test_the_help_offers_the_fault_options_only_for_testing(capsys: pytest.Captu
 def test_the_receiver_runs_logs_each_request_and_stops_cleanly(tmp_path: Path, ca_pem: Path,
                                                                 stop: signal.Signals) -> None:
     store = tmp_path / "store"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", MAIN, "receiver", "--port", "0", "--trust", str(ca_pem), "--store", str(store)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
-    try:
+    argv = [sys.executable, "-c", MAIN, "receiver", "--port", "0", "--trust", str(ca_pem), "--store", str(store)]
+    with running(argv, cwd=REPO) as proc:
         assert proc.stdout is not None
         started = proc.stdout.readline()
         assert "receiver listening on http://127.0.0.1:" in started, started + (proc.stderr.read() if proc.stderr else "")
@@ -154,13 +151,6 @@ def test_the_receiver_runs_logs_each_request_and_stops_cleanly(tmp_path: Path, c
         proc.send_signal(stop)
         assert proc.wait(timeout=30) == EXIT_OK
         assert "receiver stopped" in proc.stdout.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 def test_a_port_in_use_is_a_usage_error(tmp_path: Path, ca_pem: Path, capsys: pytest.CaptureFixture[str]) -> None:
