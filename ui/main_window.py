@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workstation.adapters.db.listen import QueueListener
 from workstation.adapters.inbox import process_inbox
 from workstation.domain.accounts import Action, Principal
 from workstation.domain.errors import DomainError
@@ -60,9 +61,15 @@ def _keys(action: QAction) -> str:
     return " / ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
 
 
+def listens_for_queue(ws: Any) -> bool:
+    """Whether this database tells workstations of queue changes (PostgreSQL); SQLite ones poll."""
+    return bool(ws.engine.dialect.name == "postgresql")
+
+
 class MainWindow(QMainWindow):
     signed_out = Signal()
     opened = Signal(object)  # the PrescriptionDetail now shown (tests and screenshots wait on it)
+    queue_changed = Signal()  # another workstation changed the queue (emitted from the listener's thread)
 
     def __init__(self, ctx: AppContext, *, poll_seconds: float | None = 5.0,
                  idle_seconds: float = IDLE_LOCK_SECONDS, parent: QWidget | None = None) -> None:
@@ -150,6 +157,12 @@ class MainWindow(QMainWindow):
         self._heartbeat.timeout.connect(self.beat)
         self._heartbeat.start()
         self.beat()
+        # On PostgreSQL, every other workstation's intake, claim and decision arrives at once (LISTEN/NOTIFY);
+        # SQLite workstations poll.
+        self.queue_listener: QueueListener | None = None
+        if listens_for_queue(ctx.ws):
+            self.queue_changed.connect(self.poll)
+            self.queue_listener = QueueListener(ctx.ws.engine, self.queue_changed.emit).start()
         self.set_polling(poll_seconds)
         self._restore_layout()
         self.poll()
@@ -651,6 +664,8 @@ class MainWindow(QMainWindow):
         self._poll.stop()
         self._renew.stop()
         self._heartbeat.stop()
+        if self.queue_listener is not None:
+            self.queue_listener.stop()
         self._give_back_claim()
         coverage_service, here = self.ctx.ws.coverage, self.workstation_id
         self.ctx.tasks.submit(lambda: coverage_service.leave(here),

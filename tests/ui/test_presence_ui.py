@@ -49,3 +49,36 @@ def test_a_leads_window_announces_a_coming_gap_once(qtbot: Any, demo_ws: tuple[W
     window.poll()
     qtbot.waitUntil(lambda: not window._polling, timeout=20_000)
     assert len([t for t in told if "gap is coming" in t]) == 1  # announced once, however often it is polled
+
+
+def test_on_postgresql_a_notification_from_another_workstation_refreshes_the_queue(
+        qtbot: Any, demo_ws: tuple[Workstation, str], monkeypatch: Any) -> None:
+    import threading
+
+    from ui import main_window
+
+    made: list[Any] = []
+
+    class FakeListener:  # the demo database is SQLite: stand in for PostgreSQL's LISTEN
+        def __init__(self, engine: Any, on_change: Any) -> None:
+            self.on_change, self.stopped = on_change, False
+            made.append(self)
+
+        def start(self) -> FakeListener:
+            return self
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    ws, _ = demo_ws
+    monkeypatch.setattr(main_window, "QueueListener", FakeListener)
+    monkeypatch.setattr(main_window, "listens_for_queue", lambda ws: True)
+    window = make_window(qtbot, ws)
+    [listener] = made
+    polls: list[int] = []
+    window.queue_changed.disconnect()
+    window.queue_changed.connect(lambda: polls.append(1))
+    threading.Thread(target=listener.on_change).start()  # from the listener's thread, queued to the window
+    qtbot.waitUntil(lambda: polls == [1], timeout=5_000)
+    window.close()
+    assert listener.stopped

@@ -79,6 +79,7 @@ class ClaimService:
                                   "took_over_expired": held is not None and held.pharmacist_id != principal.pharmacist_id},
                          at=now)
             info = ClaimInfo(row.id, row.number, row.version, principal.pharmacist_id, now, expires)
+            uow.queue_changed()
             uow.commit()
             return info
 
@@ -117,6 +118,7 @@ class ClaimService:
             if held is None or held.pharmacist_id != principal.pharmacist_id or held.expires_at <= now:
                 raise ClaimError("认领已过期或不属于您 / the claim has expired or is not yours: claim it again")
             held.expires_at = expires
+            uow.queue_changed()
             uow.commit()
             return expires
 
@@ -151,6 +153,7 @@ class ClaimService:
             audit.record(uow, actor=principal.actor, action="claim.released",
                          subject=f"prescription:{prescription.number if prescription else prescription_id}",
                          details={"reason": reason, "holder_id": claim.pharmacist_id}, at=self._clock())
+            uow.queue_changed()
             uow.commit()
 
 

@@ -207,6 +207,7 @@ class DecisionService:
                 "decision_id": decision_id, "content_sha256": content, "acknowledged": acknowledged,
                 "findings": [f.rule_id for f in result.findings], "rule_set_version": result.rule_set_version,
                 "certificate_serial": f"{signer.chain[0].serial_number:x}", **self._loosened_details()})
+            uow.queue_changed()
             uow.commit()
         return DecisionInfo(decision_id, row.number, row.version, "approve", now, "pending", result.findings, acknowledged)
 
@@ -241,6 +242,7 @@ class DecisionService:
                 "decision_id": decision_id, "reason_code": code, "reason": REASON_CODES[code], "comment": comment.strip(),
                 "findings": [f.rule_id for f in result.findings], "rule_set_version": result.rule_set_version,
                 **self._loosened_details()})
+            uow.queue_changed()
             uow.commit()
         return DecisionInfo(decision_id, row.number, row.version, kind, now, "not_released", result.findings, {})
 

@@ -524,6 +524,7 @@ class IntakeService:
         try:
             with self._uow_factory() as uow:
                 reports = _Writer(uow, self._actor, self._max_bytes).write(batch, nows)
+                uow.queue_changed()
                 uow.commit()
                 return reports
         except IntegrityError:
@@ -553,6 +554,7 @@ class IntakeService:
                         uow.session.info.pop("audit_tail", None)  # the audit tail cached since is gone
                         log.exception("intake could not store %s", read.source)
                         reports += _Writer(uow, self._actor, self._max_bytes).write([_store_bug(read, exc)], [now])
+                uow.queue_changed()
                 uow.commit()
                 return reports
         except IntegrityError:
@@ -565,6 +567,7 @@ class IntakeService:
             try:
                 with self._uow_factory() as uow:
                     [report] = _Writer(uow, self._actor, self._max_bytes).write([read], [self._clock()])
+                    uow.queue_changed()
                     uow.commit()
                     return report
             except IntegrityError:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
+
+QUEUE_CHANNEL = "rxws_queue"  # PostgreSQL NOTIFY channel: the queue changed (a prescription, a claim, a decision)
 
 
 class UnitOfWork:
@@ -41,6 +43,12 @@ class UnitOfWork:
         finally:
             session.close()
             self._session = None
+
+    def queue_changed(self) -> None:
+        """Tell every open workstation, at commit, that the queue changed (PostgreSQL NOTIFY: delivered only if
+        the transaction commits; SQLite workstations poll instead)."""
+        if self.dialect == "postgresql":
+            self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": QUEUE_CHANNEL})
 
     def commit(self) -> None:
         self.session.commit()
