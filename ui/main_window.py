@@ -227,6 +227,10 @@ class MainWindow(QMainWindow):
         self.check_label_action = self._action(
             "check-label", self.tr("Chec&k a label…"), ("Ctrl+Shift+V",), self.check_label,
             self.tr("Scan or type a label's QR code: does it belong to an approved, unaltered prescription?"))
+        self.dashboard_action = self._action(
+            "dashboard", self.tr("On-duty &coverage…"), ("Ctrl+Shift+D",), self.open_dashboard,
+            self.tr("Who is on duty, the backlog, waiting times and the coverage timeline (leads)"))
+        self.dashboard_action.setEnabled(p.can(Action.VIEW_COVERAGE))
         self.shortcuts_action = self._action("shortcuts", self.tr("&Keyboard shortcuts"), ("F1",), self.show_shortcuts,
                                              self.tr("List every keyboard shortcut"))
 
@@ -244,7 +248,8 @@ class MainWindow(QMainWindow):
         for a in (self.print_labels_action, self.batch_labels_action, self.check_label_action):
             labels_menu.addAction(a)
         tools = bar.addMenu(self.tr("&Workstation"))
-        for a in (self.lock_action, self.settings_action, self.admin_action, self.sign_out_action, self.quit_action):
+        for a in (self.dashboard_action, self.lock_action, self.settings_action, self.admin_action,
+                  self.sign_out_action, self.quit_action):
             tools.addAction(a)
         help_menu = bar.addMenu(self.tr("&Help"))
         help_menu.addAction(self.shortcuts_action)
@@ -254,7 +259,7 @@ class MainWindow(QMainWindow):
     def own_actions(self) -> list[QAction]:
         return [self.claim_next_action, self.claim_selected_action, self.open_action, self.search_action,
                 self.refresh_action, self.print_labels_action, self.batch_labels_action, self.check_label_action,
-                self.lock_action, self.settings_action, self.admin_action, self.sign_out_action,
+                self.dashboard_action, self.lock_action, self.settings_action, self.admin_action, self.sign_out_action,
                 self.quit_action, self.shortcuts_action]
 
     def all_actions(self) -> list[QAction]:
@@ -582,6 +587,12 @@ class MainWindow(QMainWindow):
 
         self.ctx.tasks.submit(work, on_done=done, on_error=lambda e, tb: messages.error(self, str(e), detail=tb))
 
+    def open_dashboard(self) -> None:
+        from ui.dashboard import Dashboard
+
+        self.dashboard = Dashboard(self.ctx, self)
+        self.dashboard.open()
+
     # -- presence
 
     def presence_state(self) -> str:
@@ -628,6 +639,9 @@ class MainWindow(QMainWindow):
             a.setEnabled(True)
         self.claim_next_action.setEnabled(principal.can(Action.CLAIM))
         self.claim_selected_action.setEnabled(principal.can(Action.CLAIM))
+        for a in (self.print_labels_action, self.batch_labels_action):
+            a.setEnabled(principal.can(Action.PRINT_LABELS))
+        self.dashboard_action.setEnabled(principal.can(Action.VIEW_COVERAGE))
         self.idle.touch()
         if self._claim is not None:
             self._renew.start()

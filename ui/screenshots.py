@@ -137,7 +137,49 @@ def _render_language(ws: Workstation, series: str, language: str, out: Path) -> 
     window.close()
     ctx.tasks.wait(10_000)
     # the claims go back to the queue on close; the next language starts from the same demo
+    files.append(_dashboard(ws, out / f"{tag}-7-coverage-dashboard.png"))
     return files
+
+
+def _dashboard(ws: Workstation, path: Path) -> Path:
+    """The lead's dashboard over a day with hours, a roster with a planned gap, and a morning of presence."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from workstation.services.coverage import CoverageService
+
+    from ui.dashboard import Dashboard
+
+    zone = ZoneInfo(ws.settings.pharmacy_time_zone)
+    lead = ws.accounts.authenticate("YS-DEMO-0002", demo.DEMO_PASSWORD, where="screenshots")
+    pharmacist = ws.accounts.authenticate("YS-DEMO-0001", demo.DEMO_PASSWORD, where="screenshots")
+    now = datetime.now(zone)
+    day = datetime.combine(now.date(), time(0), zone)
+    if not ws.coverage.shifts(day, day + timedelta(days=1)):  # once, for both languages
+        hours = "date_or_weekday,open,close\n" + "".join(f"{d},08:00,22:00\n" for d in range(1, 8))
+        ws.coverage.import_hours(lead, hours.encode(), "screenshots:hours.csv")
+        roster = ("licence,start,end\n"
+                  f"YS-DEMO-0001,{(day + timedelta(hours=8)).isoformat()},{(day + timedelta(hours=15)).isoformat()}\n"
+                  f"YS-DEMO-0002,{(day + timedelta(hours=16)).isoformat()},{(day + timedelta(hours=22)).isoformat()}\n")
+        ws.coverage.import_roster(lead, roster.encode(), "screenshots:roster.csv")
+        moment = [day + timedelta(hours=8, minutes=5)]
+        past = CoverageService(ws.uow, time_zone=ws.settings.pharmacy_time_zone, clock=lambda: moment[0],
+                               fresh_seconds=3600)
+        while moment[0] < min(now, day + timedelta(hours=12, minutes=30)):
+            past.beat(pharmacist, "screenshots-ws", "reviewing")
+            moment[0] += timedelta(minutes=30)
+        past.leave("screenshots-ws")
+    ctx = make_context(ws)
+    ctx.principal = lead
+    dashboard = Dashboard(ctx)
+    dashboard.resize(*SIZE)
+    dashboard.show()
+    wait_until(lambda: dashboard.loaded)
+    QApplication.processEvents()  # lay out the figures just set before the picture is taken
+    shot = _save(dashboard, path)
+    dashboard.close()
+    ctx.tasks.wait(10_000)
+    return shot
 
 
 def _on_desktop(dialog: QWidget, path: Path) -> Path:

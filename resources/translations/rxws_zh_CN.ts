@@ -158,6 +158,105 @@
     </message>
 </context>
 <context>
+    <name>Dashboard</name>
+    <message>
+        <source>On-duty coverage</source>
+        <translation>药师在岗</translation>
+    </message>
+    <message>
+        <source>On duty now</source>
+        <translation>当前在岗</translation>
+    </message>
+    <message>
+        <source>Rostered now</source>
+        <translation>当前排班</translation>
+    </message>
+    <message>
+        <source>Signed in</source>
+        <translation>已登录</translation>
+    </message>
+    <message>
+        <source>Waiting</source>
+        <translation>待审核</translation>
+    </message>
+    <message>
+        <source>Waiting, median (min)</source>
+        <translation>等待时长中位数（分钟）</translation>
+    </message>
+    <message>
+        <source>Waiting, 90th percentile (min)</source>
+        <translation>等待时长 90 分位（分钟）</translation>
+    </message>
+    <message>
+        <source>Arrived during a gap, still waiting</source>
+        <translation>缺口期间到达、仍在等待</translation>
+    </message>
+    <message>
+        <source>Today&apos;s coverage so far</source>
+        <translation>今日截至目前覆盖率</translation>
+    </message>
+    <message>
+        <source>Pharmacist</source>
+        <translation>药师</translation>
+    </message>
+    <message>
+        <source>Approved</source>
+        <translation>通过</translation>
+    </message>
+    <message>
+        <source>Rejected</source>
+        <translation>不通过</translation>
+    </message>
+    <message>
+        <source>Returned</source>
+        <translation>退回</translation>
+    </message>
+    <message>
+        <source>Median minutes per decision</source>
+        <translation>每张处方用时中位数（分钟）</translation>
+    </message>
+    <message>
+        <source>Workload today (counts and pace only)</source>
+        <translation>今日工作量（仅数量与用时）</translation>
+    </message>
+    <message>
+        <source>Timeline</source>
+        <translation>时间线</translation>
+    </message>
+    <message>
+        <source>Today</source>
+        <translation>今日</translation>
+    </message>
+    <message>
+        <source>This week</source>
+        <translation>本周</translation>
+    </message>
+    <message>
+        <source>This month</source>
+        <translation>本月</translation>
+    </message>
+    <message>
+        <source>nobody</source>
+        <translation>无人</translation>
+    </message>
+    <message>
+        <source>Coverage so far %1% — planned gaps (nobody rostered, orange) %2, actual gaps (nobody on duty, red) %3</source>
+        <translation>截至目前覆盖率 %1% — 排班缺口（无人排班，橙色）%2 处，实际缺口（无人在岗，红色）%3 处</translation>
+    </message>
+    <message>
+        <source>Business hours</source>
+        <translation>营业时间</translation>
+    </message>
+    <message>
+        <source>Rostered (review)</source>
+        <translation>排班（审方）</translation>
+    </message>
+    <message>
+        <source>Present</source>
+        <translation>在岗</translation>
+    </message>
+</context>
+<context>
     <name>DecisionPanel</name>
     <message>
         <source>Approve</source>
@@ -544,6 +643,14 @@
     <message>
         <source>Scan or type a label&apos;s QR code: does it belong to an approved, unaltered prescription?</source>
         <translation>扫描或输入标签二维码：是否属于审核通过且未被改动的处方？</translation>
+    </message>
+    <message>
+        <source>On-duty &amp;coverage…</source>
+        <translation>在岗看板(&amp;C)…</translation>
+    </message>
+    <message>
+        <source>Who is on duty, the backlog, waiting times and the coverage timeline (leads)</source>
+        <translation>谁在岗、积压、等待时长与在岗时间线（药房负责人）</translation>
     </message>
     <message>
         <source>&amp;Keyboard shortcuts</source>

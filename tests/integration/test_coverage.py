@@ -136,3 +136,22 @@ def test_leads_are_alerted_to_a_gap_coming_and_to_one_begun(pharmacy: Pharmacy) 
     assert service.alerts() == []
     with ws.uow() as uow:  # and nothing was decided for it
         assert uow.session.scalars(select(orm.Decision)).all() == []
+
+
+def test_the_leads_view_of_today_counts_workload_and_waiting(pharmacy: Pharmacy) -> None:
+    ws = pharmacy.ws
+    pharmacy.receive("RXDASH1")
+    pharmacy.receive("RXDASH2")
+    pharmacy.receive("RXDASH3")
+    pharmacy.approve("RXDASH1")
+    ws.claims.claim(pharmacy.pharmacist, "RXDASH2")
+    ws.decisions.reject(pharmacy.pharmacist, "RXDASH2", code="other", comment="dashboard test")
+    ws.coverage.beat(pharmacy.pharmacist, "ws-1", "idle")
+    today = ws.coverage.today(pharmacy.lead)
+    assert today.waiting == 1 and today.waiting_p50_seconds is not None and today.waiting_p50_seconds >= 0
+    assert today.present == ("李药师",) and today.on_duty == ()  # signed in, but not rostered
+    [mine] = today.workload
+    assert (mine.licence, mine.approved, mine.rejected, mine.returned) == ("PH0001", 1, 1, 0)
+    assert mine.median_decision_seconds is not None and mine.median_decision_seconds >= 0
+    with pytest.raises(Exception, match="may not view coverage"):
+        ws.coverage.today(pharmacy.pharmacist)

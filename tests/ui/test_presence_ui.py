@@ -82,3 +82,32 @@ def test_on_postgresql_a_notification_from_another_workstation_refreshes_the_que
     qtbot.waitUntil(lambda: polls == [1], timeout=5_000)
     window.close()
     assert listener.stopped
+
+
+def test_the_leads_dashboard_shows_today_and_the_timeline(qtbot: Any, demo_ws: tuple[Workstation, str],
+                                                          tmp_path: Any) -> None:
+    from datetime import datetime, timedelta
+
+    from tests.ui.test_workflow import LEAD
+
+    ws, _ = demo_ws
+    lead = ws.accounts.authenticate(LEAD, "demo-2026", where="test")
+    ws.coverage.import_hours(lead, ("date_or_weekday,open,close\n" + "".join(
+        f"{d},00:00,23:59\n" for d in range(1, 8))).encode(), "h.csv")
+    now = datetime.now().astimezone()
+    roster = ("licence,start,end\n"
+              f"{LEAD},{(now - timedelta(hours=1)).isoformat()},{(now + timedelta(hours=2)).isoformat()}\n")
+    ws.coverage.import_roster(lead, roster.encode(), "r.csv")
+    pharmacist_window = make_window(qtbot, ws)
+    assert not pharmacist_window.dashboard_action.isEnabled()  # a pharmacist has no dashboard
+    window = make_window(qtbot, ws, LEAD)
+    window.open_dashboard()
+    dashboard = window.dashboard
+    qtbot.waitUntil(lambda: dashboard.loaded, timeout=20_000)
+    assert "王主任" in dashboard.values["on_duty"].text()  # rostered and signed in
+    assert int(dashboard.values["waiting"].text()) > 0
+    assert len(dashboard.timeline.bands) == 3 and dashboard.timeline.bands[1][1]
+    dashboard.period.setCurrentIndex(2)  # the month
+    qtbot.waitUntil(lambda: dashboard.timeline.end - dashboard.timeline.start > timedelta(days=27), timeout=20_000)
+    dashboard.resize(1200, 700)
+    dashboard.grab().save(str(tmp_path / "dashboard.png"))

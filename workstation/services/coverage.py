@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -73,6 +73,50 @@ class Alert:
                     f"to review from {shown(self.start, zone)}")
         return (f"无药师在岗：营业时间内 {self.waiting} 张处方等待审核 / nobody is on duty in business hours: "
                 f"{self.waiting} prescription(s) waiting")
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One pharmacist's decisions in a period (counts and pace, never what was prescribed: 统方 is forbidden)."""
+
+    licence: str
+    name: str
+    approved: int
+    rejected: int
+    returned: int
+    median_decision_seconds: float | None  # from taking the claim to the decision
+
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    """The lead's live view."""
+
+    at: datetime
+    on_duty: tuple[str, ...]  # names of the pharmacists on duty now
+    present: tuple[str, ...]  # names signed in and not locked, rostered or not
+    rostered_now: tuple[str, ...]
+    waiting: int
+    waiting_p50_seconds: float | None
+    waiting_p90_seconds: float | None
+    waiting_in_gap: int  # prescriptions that arrived during today's actual gaps and still wait
+    coverage: Coverage  # today so far: from the day's start to now
+    workload: tuple[Workload, ...]
+
+
+@dataclass
+class _Tally:
+    name: str
+    kinds: dict[str, int] = field(default_factory=dict)
+    seconds: list[float] = field(default_factory=list)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 class CoverageService:
@@ -273,6 +317,63 @@ class CoverageService:
         if gaps:  # the first: one alert says enough
             found.append(Alert("gap_coming", gaps[0].start, gaps[0].end, waiting))
         return found
+
+    # -- the lead's dashboard
+
+    def workload(self, principal: Principal, start: datetime, end: datetime) -> tuple[Workload, ...]:
+        """Decisions per pharmacist in ``[start, end)`` with the median time from claim to decision."""
+        require(principal, Action.VIEW_COVERAGE)
+        with self._uow() as uow:
+            s = uow.session
+            decided = s.execute(
+                select(orm.Pharmacist.licence, orm.Pharmacist.name, orm.Decision.kind, orm.Decision.decided_at,
+                       orm.Decision.prescription_number, orm.Decision.version)
+                .join(orm.Pharmacist, orm.Pharmacist.id == orm.Decision.pharmacist_id)
+                .where(orm.Decision.decided_at >= start, orm.Decision.decided_at < end)).all()
+            subjects = {f"prescription:{n}/v{v}" for *_, n, v in decided}
+            claims: dict[tuple[str, str], list[datetime]] = {}
+            for actor, subject, at in s.execute(
+                    select(orm.AuditEvent.actor, orm.AuditEvent.subject, orm.AuditEvent.at)
+                    .where(orm.AuditEvent.action == "claim.taken", orm.AuditEvent.at >= start - timedelta(days=1),
+                           orm.AuditEvent.at < end)):
+                if subject in subjects:
+                    claims.setdefault((actor, subject), []).append(at)
+        tallies: dict[str, _Tally] = {}
+        for licence, name, kind, decided_at, number_, version in decided:
+            tally = tallies.setdefault(licence, _Tally(name))
+            tally.kinds[kind] = tally.kinds.get(kind, 0) + 1
+            taken = [t for t in claims.get((f"pharmacist:{licence}", f"prescription:{number_}/v{version}"), [])
+                     if t <= decided_at]
+            if taken:
+                tally.seconds.append((decided_at - max(taken)).total_seconds())
+        return tuple(Workload(licence, t.name, t.kinds.get("approve", 0), t.kinds.get("reject", 0),
+                              t.kinds.get("return", 0), _percentile(t.seconds, 0.5))
+                     for licence, t in sorted(tallies.items()))
+
+    def today(self, principal: Principal) -> Today:
+        require(principal, Action.VIEW_COVERAGE)
+        now = self._clock()
+        zone = ZoneInfo(self._tz)
+        day_start = datetime.combine(now.astimezone(zone).date(), time(0), zone)
+        names = self._names()
+        so_far = coverage(self.calendar(), self.shifts(day_start, now + timedelta(seconds=1)),
+                          self.presence(day_start, now + timedelta(seconds=1)), day_start, now + timedelta(seconds=1))
+        with self._uow() as uow:
+            received = list(uow.session.scalars(select(orm.Prescription.received_at)
+                                                .where(orm.Prescription.status == "received")))
+        waits = [(now - r).total_seconds() for r in received]
+        in_gap = sum(1 for r in received if any(g.start <= r < g.end for g in so_far.actual_gaps))
+        rostered = sorted({s.licence for s in self.shifts(now, now + timedelta(seconds=1)) if s.role in REVIEWING_ROLES})
+        return Today(
+            at=now, on_duty=tuple(names.get(x, x) for x in self.on_duty_now()),
+            present=tuple(names.get(x, x) for x in self.present_now()),
+            rostered_now=tuple(names.get(x, x) for x in rostered), waiting=len(received),
+            waiting_p50_seconds=_percentile(waits, 0.5), waiting_p90_seconds=_percentile(waits, 0.9),
+            waiting_in_gap=in_gap, coverage=so_far, workload=self.workload(principal, day_start, now))
+
+    def _names(self) -> dict[str, str]:
+        with self._uow() as uow:
+            return dict(uow.session.execute(select(orm.Pharmacist.licence, orm.Pharmacist.name)).all())
 
     # -- coverage
 
