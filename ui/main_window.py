@@ -231,6 +231,9 @@ class MainWindow(QMainWindow):
             "dashboard", self.tr("On-duty &coverage…"), ("Ctrl+Shift+D",), self.open_dashboard,
             self.tr("Who is on duty, the backlog, waiting times and the coverage timeline (leads)"))
         self.dashboard_action.setEnabled(p.can(Action.VIEW_COVERAGE))
+        self.roster_action = self._action(
+            "roster", self.tr("&Roster…"), ("Ctrl+Shift+O",), self.open_roster,
+            self.tr("The week's shifts: a lead edits them (each change asks why); a pharmacist sees their own"))
         self.shortcuts_action = self._action("shortcuts", self.tr("&Keyboard shortcuts"), ("F1",), self.show_shortcuts,
                                              self.tr("List every keyboard shortcut"))
 
@@ -248,8 +251,8 @@ class MainWindow(QMainWindow):
         for a in (self.print_labels_action, self.batch_labels_action, self.check_label_action):
             labels_menu.addAction(a)
         tools = bar.addMenu(self.tr("&Workstation"))
-        for a in (self.dashboard_action, self.lock_action, self.settings_action, self.admin_action,
-                  self.sign_out_action, self.quit_action):
+        for a in (self.dashboard_action, self.roster_action, self.lock_action, self.settings_action,
+                  self.admin_action, self.sign_out_action, self.quit_action):
             tools.addAction(a)
         help_menu = bar.addMenu(self.tr("&Help"))
         help_menu.addAction(self.shortcuts_action)
@@ -259,8 +262,8 @@ class MainWindow(QMainWindow):
     def own_actions(self) -> list[QAction]:
         return [self.claim_next_action, self.claim_selected_action, self.open_action, self.search_action,
                 self.refresh_action, self.print_labels_action, self.batch_labels_action, self.check_label_action,
-                self.dashboard_action, self.lock_action, self.settings_action, self.admin_action, self.sign_out_action,
-                self.quit_action, self.shortcuts_action]
+                self.dashboard_action, self.roster_action, self.lock_action, self.settings_action,
+                self.admin_action, self.sign_out_action, self.quit_action, self.shortcuts_action]
 
     def all_actions(self) -> list[QAction]:
         """Every action with its shortcut (the panel's act only while the panel is on screen)."""
@@ -586,6 +589,12 @@ class MainWindow(QMainWindow):
             self.poll()
 
         self.ctx.tasks.submit(work, on_done=done, on_error=lambda e, tb: messages.error(self, str(e), detail=tb))
+
+    def open_roster(self) -> None:
+        from ui.roster_editor import RosterEditor
+
+        self.roster = RosterEditor(self.ctx, self)
+        self.roster.open()
 
     def open_dashboard(self) -> None:
         from ui.dashboard import Dashboard

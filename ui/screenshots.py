@@ -138,7 +138,25 @@ def _render_language(ws: Workstation, series: str, language: str, out: Path) -> 
     ctx.tasks.wait(10_000)
     # the claims go back to the queue on close; the next language starts from the same demo
     files.append(_dashboard(ws, out / f"{tag}-7-coverage-dashboard.png"))
+    files.append(_roster(ws, out / f"{tag}-8-roster-editor.png"))
     return files
+
+
+def _roster(ws: Workstation, path: Path) -> Path:
+    """The week's roster as a lead edits it (the shifts the dashboard shot made)."""
+    from ui.roster_editor import RosterEditor
+
+    ctx = make_context(ws)
+    ctx.principal = ws.accounts.authenticate("YS-DEMO-0002", demo.DEMO_PASSWORD, where="screenshots")
+    editor = RosterEditor(ctx)
+    editor.resize(*SIZE)
+    editor.show()
+    wait_until(lambda: editor.loaded)
+    QApplication.processEvents()
+    shot = _save(editor, path)
+    editor.close()
+    ctx.tasks.wait(10_000)
+    return shot
 
 
 def _dashboard(ws: Workstation, path: Path) -> Path:

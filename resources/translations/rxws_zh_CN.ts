@@ -653,6 +653,14 @@
         <translation>谁在岗、积压、等待时长与在岗时间线（药房负责人）</translation>
     </message>
     <message>
+        <source>&amp;Roster…</source>
+        <translation>排班(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>The week&apos;s shifts: a lead edits them (each change asks why); a pharmacist sees their own</source>
+        <translation>本周排班：药房负责人编辑（每次变更须注明原因）；药师查看自己的班次</translation>
+    </message>
+    <message>
         <source>&amp;Keyboard shortcuts</source>
         <translation>快捷键(&amp;K)</translation>
     </message>
@@ -1347,6 +1355,65 @@
     </message>
 </context>
 <context>
+    <name>RosterEditor</name>
+    <message>
+        <source>Roster</source>
+        <translation>排班</translation>
+    </message>
+    <message>
+        <source>My shifts</source>
+        <translation>我的班次</translation>
+    </message>
+    <message>
+        <source>◀ Previous week</source>
+        <translation>◀ 上一周</translation>
+    </message>
+    <message>
+        <source>Next week ▶</source>
+        <translation>下一周 ▶</translation>
+    </message>
+    <message>
+        <source>&amp;Add…</source>
+        <translation>添加(&amp;A)…</translation>
+    </message>
+    <message>
+        <source>&amp;Edit…</source>
+        <translation>修改(&amp;E)…</translation>
+    </message>
+    <message>
+        <source>S&amp;wap two…</source>
+        <translation>两班互换(&amp;W)…</translation>
+    </message>
+    <message>
+        <source>&amp;Remove…</source>
+        <translation>删除(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Why?</source>
+        <translation>原因</translation>
+    </message>
+    <message>
+        <source>Reason for this roster change (recorded):</source>
+        <translation>本次排班变更的原因（将记录在案）：</translation>
+    </message>
+    <message>
+        <source>Select one shift to edit.</source>
+        <translation>请选择一个要修改的班次。</translation>
+    </message>
+    <message>
+        <source>Select the two shifts to swap.</source>
+        <translation>请选择要互换的两个班次。</translation>
+    </message>
+    <message>
+        <source>Select the shifts to remove.</source>
+        <translation>请选择要删除的班次。</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <source>Settings</source>
@@ -1446,6 +1513,29 @@
     <message>
         <source>Set up the Rx Review Workstation</source>
         <translation>设置处方审核工作站</translation>
+    </message>
+</context>
+<context>
+    <name>ShiftDialog</name>
+    <message>
+        <source>Shift</source>
+        <translation>班次</translation>
+    </message>
+    <message>
+        <source>Pharmacist</source>
+        <translation>药师</translation>
+    </message>
+    <message>
+        <source>From</source>
+        <translation>开始</translation>
+    </message>
+    <message>
+        <source>To</source>
+        <translation>结束</translation>
+    </message>
+    <message>
+        <source>Role</source>
+        <translation>岗位</translation>
     </message>
 </context>
 <context>

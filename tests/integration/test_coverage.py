@@ -155,3 +155,30 @@ def test_the_leads_view_of_today_counts_workload_and_waiting(pharmacy: Pharmacy)
     assert mine.median_decision_seconds is not None and mine.median_decision_seconds >= 0
     with pytest.raises(Exception, match="may not view coverage"):
         ws.coverage.today(pharmacy.pharmacist)
+
+
+def test_shifts_are_added_moved_swapped_and_removed_with_who_and_why(pharmacy: Pharmacy) -> None:
+    ws = pharmacy.ws
+    c = ws.coverage
+    a = c.add_shift(pharmacy.lead, "PH0001", MONDAY + timedelta(hours=8), MONDAY + timedelta(hours=15), reason="周计划")
+    b = c.add_shift(pharmacy.lead, "PH0002", MONDAY + timedelta(hours=15), MONDAY + timedelta(hours=22), reason="周计划")
+    with pytest.raises(Exception, match="overlaps"):
+        c.add_shift(pharmacy.lead, "PH0001", MONDAY + timedelta(hours=14), MONDAY + timedelta(hours=16), reason="x")
+    with pytest.raises(Exception, match="needs a reason"):
+        c.remove_shift(pharmacy.lead, a, reason="  ")
+    with pytest.raises(Exception, match="may not manage roster"):
+        c.add_shift(pharmacy.pharmacist, "PH0001", MONDAY, MONDAY + timedelta(hours=1), reason="mine")
+    c.swap_shifts(pharmacy.lead, a, b, reason="李药师下午有课")
+    c.change_shift(pharmacy.lead, a, MONDAY + timedelta(hours=9), MONDAY + timedelta(hours=15), reason="晚到一小时")
+    week = (MONDAY, MONDAY + timedelta(days=7))
+    assert [(e.id, e.licence, e.start.astimezone(SH).hour) for e in c.entries(pharmacy.lead, *week)] == [
+        (a, "PH0002", 9), (b, "PH0001", 15)]
+    assert [e.id for e in c.entries(pharmacy.pharmacist, *week, mine=True)] == [b]  # a pharmacist sees their own
+    c.remove_shift(pharmacy.lead, b, reason="病假")
+    with ws.uow() as uow:
+        trail = [(action, json.loads(details).get("reason")) for action, details in uow.session.execute(
+            select(orm.AuditEvent.action, orm.AuditEvent.details).where(orm.AuditEvent.action.startswith("roster."))
+            .order_by(orm.AuditEvent.id))]
+    assert trail == [("roster.shift_added", "周计划"), ("roster.shift_added", "周计划"),
+                     ("roster.shifts_swapped", "李药师下午有课"), ("roster.shift_changed", "晚到一小时"),
+                     ("roster.shift_removed", "病假")]

@@ -111,3 +111,51 @@ def test_the_leads_dashboard_shows_today_and_the_timeline(qtbot: Any, demo_ws: t
     qtbot.waitUntil(lambda: dashboard.timeline.end - dashboard.timeline.start > timedelta(days=27), timeout=20_000)
     dashboard.resize(1200, 700)
     dashboard.grab().save(str(tmp_path / "dashboard.png"))
+
+
+def test_the_roster_editor_shows_the_week_and_records_why_each_change_was_made(
+        qtbot: Any, demo_ws: tuple[Workstation, str], monkeypatch: Any, shown_messages: list[str]) -> None:
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from PySide6.QtWidgets import QInputDialog
+    from sqlalchemy import select
+
+    from tests.ui.test_workflow import LEAD, PHARMACIST
+
+    ws, _ = demo_ws
+    zone = ZoneInfo(ws.settings.pharmacy_time_zone)
+    lead = ws.accounts.authenticate(LEAD, "demo-2026", where="test")
+    today = datetime.now(zone).date()
+    at = datetime.combine(today, time(8), zone)
+    first = ws.coverage.add_shift(lead, PHARMACIST, at, at + timedelta(hours=7), reason="周计划")
+    second = ws.coverage.add_shift(lead, LEAD, at + timedelta(hours=7), at + timedelta(hours=14), reason="周计划")
+    window = make_window(qtbot, ws, LEAD)
+    window.open_roster()
+    editor = window.roster
+    qtbot.waitUntil(lambda: editor.loaded, timeout=20_000)
+    column = today.weekday()
+    rows = {editor.licences[r]: r for r in range(len(editor.licences))}
+    assert "08:00–15:00 审方" in editor.table.item(rows[PHARMACIST], column).text()
+    editor.table.clearSelection()
+    editor.table.item(rows[PHARMACIST], column).setSelected(True)
+    editor.table.item(rows[LEAD], column).setSelected(True)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("李药师下午请假", True))
+    editor.loaded = False
+    editor.swap()
+    qtbot.waitUntil(lambda: editor.loaded, timeout=20_000)
+    assert "08:00–15:00" in editor.table.item(rows[LEAD], column).text()
+    from workstation.adapters.db import orm
+
+    with ws.uow() as uow:
+        swapped = uow.session.scalars(select(orm.AuditEvent.details).where(
+            orm.AuditEvent.action == "roster.shifts_swapped")).one()
+    assert "李药师下午请假" in swapped and str(first) in swapped
+    window.close()
+
+    mine = make_window(qtbot, ws, PHARMACIST)  # a pharmacist sees their own shifts, read-only
+    mine.open_roster()
+    own = mine.roster
+    qtbot.waitUntil(lambda: own.loaded, timeout=20_000)
+    assert own.licences == [PHARMACIST] and not own.add_button.isVisible()
+    assert "15:00–22:00" in own.table.item(0, column).text()

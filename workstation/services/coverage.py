@@ -76,6 +76,16 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class RosterEntry:
+    id: int
+    licence: str
+    name: str
+    start: datetime
+    end: datetime
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
     """One pharmacist's decisions in a period (counts and pace, never what was prescribed: 统方 is forbidden)."""
 
@@ -108,6 +118,13 @@ class _Tally:
     name: str
     kinds: dict[str, int] = field(default_factory=dict)
     seconds: list[float] = field(default_factory=list)
+
+
+def _reason(reason: str) -> str:
+    clean = " ".join(reason.split())[:500]
+    if not clean:
+        raise DomainError("排班变更须注明原因 / a roster change needs a reason")
+    return clean
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -165,6 +182,115 @@ class CoverageService:
                                   "to": max(r.end for r in rows).isoformat()}, at=now)
             uow.commit()
         return len(rows)
+
+    def entries(self, principal: Principal, start: datetime, end: datetime, *, mine: bool = False) -> list[RosterEntry]:
+        """The roster in ``[start, end)``: everyone's for a lead, one's own shifts for a pharmacist (``mine``)."""
+        if not mine:
+            require(principal, Action.VIEW_COVERAGE)
+        with self._uow() as uow:
+            q = (select(orm.RosterShift.id, orm.Pharmacist.licence, orm.Pharmacist.name, orm.RosterShift.starts_at,
+                        orm.RosterShift.ends_at, orm.RosterShift.role)
+                 .join(orm.Pharmacist, orm.Pharmacist.id == orm.RosterShift.pharmacist_id)
+                 .where(orm.RosterShift.starts_at < end, orm.RosterShift.ends_at > start)
+                 .order_by(orm.RosterShift.starts_at, orm.Pharmacist.licence))
+            if mine:
+                q = q.where(orm.RosterShift.pharmacist_id == principal.pharmacist_id)
+            return [RosterEntry(*row) for row in uow.session.execute(q).all()]
+
+    def add_shift(self, principal: Principal, licence: str, start: datetime, end: datetime, *, role: str = "审方",
+                  reason: str) -> int:
+        """A new shift (audited with the reason); refused when it overlaps the pharmacist's other shifts."""
+        require(principal, Action.MANAGE_ROSTER)
+        with self._uow() as uow:
+            pharmacist = self._pharmacist(uow, licence)
+            self._check_free(uow, pharmacist.id, start, end, None)
+            row = orm.RosterShift(pharmacist_id=pharmacist.id, starts_at=start, ends_at=end, role=role[:32],
+                                  created_at=self._clock(), created_by=principal.actor[:128])
+            uow.session.add(row)
+            uow.session.flush()
+            audit.record(uow, actor=principal.actor, action="roster.shift_added", subject=f"roster_shift:{row.id}",
+                         details={"licence": licence, "start": start.isoformat(), "end": end.isoformat(), "role": role,
+                                  "reason": _reason(reason)}, at=self._clock())
+            uow.commit()
+            return row.id
+
+    def change_shift(self, principal: Principal, shift_id: int, start: datetime, end: datetime, *,
+                     role: str | None = None, licence: str | None = None, reason: str) -> None:
+        """Move, reassign or re-role a shift (audited with the old and the new, and why)."""
+        require(principal, Action.MANAGE_ROSTER)
+        with self._uow() as uow:
+            row = self._shift(uow, shift_id)
+            old = self._describe(uow, row)
+            pharmacist_id = self._pharmacist(uow, licence).id if licence else row.pharmacist_id
+            self._check_free(uow, pharmacist_id, start, end, row.id)
+            row.pharmacist_id, row.starts_at, row.ends_at = pharmacist_id, start, end
+            if role:
+                row.role = role[:32]
+            uow.session.flush()
+            audit.record(uow, actor=principal.actor, action="roster.shift_changed", subject=f"roster_shift:{row.id}",
+                         details={"old": old, "new": self._describe(uow, row), "reason": _reason(reason)},
+                         at=self._clock())
+            uow.commit()
+
+    def remove_shift(self, principal: Principal, shift_id: int, *, reason: str) -> None:
+        require(principal, Action.MANAGE_ROSTER)
+        with self._uow() as uow:
+            row = self._shift(uow, shift_id)
+            old = self._describe(uow, row)
+            uow.session.delete(row)
+            audit.record(uow, actor=principal.actor, action="roster.shift_removed", subject=f"roster_shift:{shift_id}",
+                         details={"old": old, "reason": _reason(reason)}, at=self._clock())
+            uow.commit()
+
+    def swap_shifts(self, principal: Principal, first: int, second: int, *, reason: str) -> None:
+        """Two pharmacists exchange shifts (换班), audited with both and why."""
+        require(principal, Action.MANAGE_ROSTER)
+        with self._uow() as uow:
+            a, b = self._shift(uow, first), self._shift(uow, second)
+            before = [self._describe(uow, a), self._describe(uow, b)]
+            a.pharmacist_id, b.pharmacist_id = b.pharmacist_id, a.pharmacist_id
+            for row in (a, b):
+                self._check_free(uow, row.pharmacist_id, row.starts_at, row.ends_at, row.id, also=(a.id, b.id))
+            uow.session.flush()
+            audit.record(uow, actor=principal.actor, action="roster.shifts_swapped", subject=f"roster_shift:{first}",
+                         details={"before": before, "after": [self._describe(uow, a), self._describe(uow, b)],
+                                  "reason": _reason(reason)}, at=self._clock())
+            uow.commit()
+
+    @staticmethod
+    def _pharmacist(uow: UnitOfWork, licence: str | None) -> orm.Pharmacist:
+        row = uow.session.scalars(select(orm.Pharmacist).where(orm.Pharmacist.licence == (licence or "").strip())).first()
+        if row is None:
+            raise DomainError(f"没有执业证号为 {licence} 的药师账户 / no pharmacist account has licence {licence}")
+        return row
+
+    @staticmethod
+    def _shift(uow: UnitOfWork, shift_id: int) -> orm.RosterShift:
+        row = uow.session.get(orm.RosterShift, shift_id)
+        if row is None:
+            raise DomainError(f"没有编号为 {shift_id} 的班次 / no shift {shift_id}")
+        return row
+
+    @staticmethod
+    def _describe(uow: UnitOfWork, row: orm.RosterShift) -> dict[str, str]:
+        pharmacist = uow.session.get(orm.Pharmacist, row.pharmacist_id)
+        return {"licence": pharmacist.licence if pharmacist else "?", "start": row.starts_at.isoformat(),
+                "end": row.ends_at.isoformat(), "role": row.role}
+
+    @staticmethod
+    def _check_free(uow: UnitOfWork, pharmacist_id: int, start: datetime, end: datetime, own: int | None,
+                    also: tuple[int, ...] = ()) -> None:
+        if end <= start:
+            raise DomainError("班次的结束时间须晚于开始时间 / a shift must end after it starts")
+        if (end - start) > timedelta(hours=24):
+            raise DomainError("一个班次不超过 24 小时 / a shift is at most 24 hours")
+        clash = uow.session.scalars(select(orm.RosterShift).where(
+            orm.RosterShift.pharmacist_id == pharmacist_id, orm.RosterShift.starts_at < end,
+            orm.RosterShift.ends_at > start, orm.RosterShift.id.not_in([x for x in (own, *also) if x is not None]))
+            .limit(1)).first()
+        if clash is not None:
+            raise DomainError(f"与该药师已有班次重叠（{clash.starts_at.isoformat()}–{clash.ends_at.isoformat()}）/ overlaps "
+                              "that pharmacist's other shift")
 
     def shifts(self, start: datetime, end: datetime) -> list[Shift]:
         with self._uow() as uow:
