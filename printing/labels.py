@@ -97,7 +97,7 @@ class LabelDoesNotFit(ValueError):
 
 
 @cache
-def _register(font_path: str) -> str:
+def register_font(font_path: str) -> str:
     pdfmetrics.registerFont(TTFont(FONT, font_path))  # embedded as a subset of the glyphs used
     return FONT
 
@@ -364,7 +364,7 @@ def labels_of(jobs: Sequence[LabelJob]) -> list[tuple[LabelJob, ItemLabel]]:
 def render(jobs: Sequence[LabelJob], size_name: str, *, font_path: Path) -> bytes:
     """The labels of ``jobs`` on ``size_name`` stock as PDF bytes. Raises LabelDoesNotFit, KeyError (size)."""
     size = SIZES[size_name]
-    _register(str(font_path))
+    register_font(str(font_path))
     # Binary (Flate only) streams: ASCII85 on top makes the file 25% larger and, in pure Python, took a
     # fifth of the rendering time. Every PDF reader reads binary streams.
     rl_config.useA85 = 0

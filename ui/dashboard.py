@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from workstation.domain.accounts import Action
 from workstation.domain.coverage import Interval
 
 from ui import messages
@@ -141,6 +143,12 @@ class Dashboard(QDialog):
         self.period.currentIndexChanged.connect(lambda _i: self.refresh())
         row.addWidget(self.period)
         row.addStretch(1)
+        self.report_button = QPushButton(self.tr("Monthly &report…"), self)
+        self.report_button.setObjectName("dashboard-report")
+        self.report_button.setToolTip(self.tr("This month's coverage report for inspections, signed off by you"))
+        self.report_button.setVisible(bool(ctx.principal and ctx.principal.can(Action.MANAGE_ROSTER)))
+        self.report_button.clicked.connect(self.monthly_report)
+        row.addWidget(self.report_button)
         layout.addLayout(row)
         self.gap_summary = QLabel("", self)
         self.gap_summary.setObjectName("dashboard-gaps")
@@ -218,6 +226,27 @@ class Dashboard(QDialog):
                                                (self.tr("Present"), present, PRESENT)],
                                   list(period.actual_gaps), planned, ticks)
         self.loaded = True
+
+    def monthly_report(self) -> None:
+        """This month's report, signed off by the lead (audited with its digest), previewed to print or save."""
+        from printing.coverage_report import render_report
+        from resources.fonts import font_path
+
+        from ui.labels import LabelPreview
+
+        ws, principal = self.ctx.ws, self.ctx.principal
+        assert principal is not None
+        today = datetime.now(self.zone).date()
+
+        def work() -> bytes:
+            return render_report(ws.coverage.month_report(principal, today.year, today.month), font_path=font_path())
+
+        def show(pdf: bytes) -> None:
+            self.report_preview = LabelPreview(pdf, "A4", self.tr("Coverage report %1").replace(
+                "%1", f"{today.year}-{today.month:02d}"), self)
+            self.report_preview.open()
+
+        self.ctx.tasks.submit(work, on_done=show, on_error=lambda exc, tb: messages.error(self, str(exc), detail=tb))
 
     def done(self, result: int) -> None:
         self.timer.stop()

@@ -67,10 +67,17 @@ def page_images(pdf: bytes, dpi: float) -> list[QImage]:
     return images
 
 
+def paper_of(size_name: str) -> tuple[float, float]:
+    """The paper (mm) a label stock prints on; "A4" for documents such as the coverage report."""
+    if size_name == "A4":
+        return (210.0, 297.0)
+    size = SIZES[size_name]
+    return size.page_mm or (size.width_mm, size.height_mm)
+
+
 def print_pdf(pdf: bytes, printer: QPrinter, size_name: str) -> int:
     """Print every page of ``pdf`` on ``printer``, on paper of the label stock; returns the pages printed."""
-    size = SIZES[size_name]
-    paper = size.page_mm or (size.width_mm, size.height_mm)
+    paper = paper_of(size_name)
     printer.setPageLayout(QPageLayout(QPageSize(QSizeF(*paper), QPageSize.Unit.Millimeter),
                                       QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0),
                                       QPageLayout.Unit.Millimeter))
@@ -99,8 +106,10 @@ class LabelPreview(QDialog):
         self.pdf, self.size_name = pdf, size_name
         self.images = page_images(pdf, PREVIEW_DPI)
         layout = QVBoxLayout(self)
-        summary = QLabel(self.tr("%1 labels on %2 stock").replace("%1", str(len(self.images)))
-                         .replace("%2", size_name), self)
+        summary = QLabel(self.tr("%1 pages on %2").replace("%1", str(len(self.images))).replace("%2", size_name)
+                         if size_name == "A4" else
+                         self.tr("%1 labels on %2 stock").replace("%1", str(len(self.images))).replace("%2", size_name),
+                         self)
         summary.setObjectName("label-summary")
         layout.addWidget(summary)
 
@@ -130,6 +139,7 @@ class LabelPreview(QDialog):
         self.remember.setObjectName("label-remember-printer")
         form.addRow(self.tr("Printer"), self.printers)
         form.addRow("", self.remember)
+        self.remember.setVisible(size_name != "A4")  # the label printer is remembered, not the office one
         layout.addLayout(form)
         if not names:
             none = QLabel(self.tr("No printer is installed on this computer: save the labels as PDF instead."), self)

@@ -48,6 +48,19 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     s.add_argument("--json", action="store_true", help="business_seconds, covered_seconds, coverage_pct, "
                                                        "planned_gaps and actual_gaps")
 
+    s = sub.add_parser("coverage-note", help="record why a coverage gap happened (printed in the monthly report)")
+    s.add_argument("--from", dest="start", required=True, metavar="ISO")
+    s.add_argument("--to", dest="end", required=True, metavar="ISO")
+    s.add_argument("--reason", required=True)
+    s.add_argument("--as", dest="licence", metavar="LICENCE", help="a lead (password asked, or RXWS_PASSWORD)")
+
+    s = sub.add_parser("coverage-report", help="the month's coverage report for inspections, signed off by the lead, "
+                                               "as PDF")
+    s.add_argument("--month", required=True, metavar="YYYY-MM")
+    s.add_argument("--as", dest="licence", required=True, metavar="LICENCE",
+                   help="the lead who signs it off (password asked, or RXWS_PASSWORD)")
+    s.add_argument("--out", type=Path, metavar="FILE.pdf", help="default: coverage-YYYY-MM.pdf")
+
 
 def _instant(value: str, zone: str, option: str) -> datetime:
     """An ISO 8601 date-time (a bare date is its midnight in the pharmacy's zone)."""
@@ -116,5 +129,43 @@ def cmd_coverage(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_coverage_note(args: argparse.Namespace, out: TextIO) -> int:
+    from workstation.cli_decisions import login, opened_workstation
+    from workstation.cli_demo import operator
+
+    with opened_workstation() as ws:
+        zone = ws.settings.pharmacy_time_zone
+        principal = login(ws, args.licence)[0] if args.licence else operator()
+        note = ws.coverage.note_gap(principal, _instant(args.start, zone, "--from"), _instant(args.end, zone, "--to"),
+                                    args.reason)
+    print(f"缺口原因已记录 gap reason recorded (#{note})", file=out)
+    return EXIT_OK
+
+
+def cmd_coverage_report(args: argparse.Namespace, out: TextIO) -> int:
+    from printing.coverage_report import render_report
+    from resources.fonts import font_path
+    from workstation.cli_decisions import login, opened_workstation
+
+    try:
+        year, month = (int(x) for x in args.month.split("-"))
+        if not 1 <= month <= 12:
+            raise ValueError
+    except ValueError:
+        print(f"rxws: --month {args.month!r} is not YYYY-MM", file=sys.stderr)
+        return EXIT_USAGE
+    with opened_workstation() as ws:
+        principal, _ = login(ws, args.licence)
+        report = ws.coverage.month_report(principal, year, month)
+    target: Path = args.out or Path(f"coverage-{year:04d}-{month:02d}.pdf")
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(render_report(report, font_path=font_path()))
+    tmp.replace(target)
+    print(f"在岗覆盖月报 coverage report {year:04d}-{month:02d}: {report.coverage.coverage_pct}%, {len(report.gaps)} gaps "
+          f"→ {target} (sha256 {report.sha256})", file=out)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
-    "roster": cmd_roster_hours, "hours": cmd_roster_hours, "coverage": cmd_coverage}
+    "roster": cmd_roster_hours, "hours": cmd_roster_hours, "coverage": cmd_coverage,
+    "coverage-note": cmd_coverage_note, "coverage-report": cmd_coverage_report}

@@ -236,6 +236,14 @@
         <translation>本月</translation>
     </message>
     <message>
+        <source>Monthly &amp;report…</source>
+        <translation>月度报告(&amp;R)…</translation>
+    </message>
+    <message>
+        <source>This month&apos;s coverage report for inspections, signed off by you</source>
+        <translation>本月在岗覆盖报告（供检查），由您签发确认</translation>
+    </message>
+    <message>
         <source>nobody</source>
         <translation>无人</translation>
     </message>
@@ -254,6 +262,10 @@
     <message>
         <source>Present</source>
         <translation>在岗</translation>
+    </message>
+    <message>
+        <source>Coverage report %1</source>
+        <translation>在岗覆盖月报 %1</translation>
     </message>
 </context>
 <context>
@@ -460,6 +472,10 @@
 </context>
 <context>
     <name>LabelPreview</name>
+    <message>
+        <source>%1 pages on %2</source>
+        <translation>共 %1 页，%2 纸</translation>
+    </message>
     <message>
         <source>%1 labels on %2 stock</source>
         <translation>共 %1 张标签，规格 %2</translation>

@@ -182,3 +182,40 @@ def test_shifts_are_added_moved_swapped_and_removed_with_who_and_why(pharmacy: P
     assert trail == [("roster.shift_added", "周计划"), ("roster.shift_added", "周计划"),
                      ("roster.shifts_swapped", "李药师下午有课"), ("roster.shift_changed", "晚到一小时"),
                      ("roster.shift_removed", "病假")]
+
+
+def test_the_monthly_report_lists_every_gap_with_its_reason_and_the_leads_sign_off(
+        pharmacy: Pharmacy, cli: Any, tmp_path: Any) -> None:
+    import hashlib
+    import io
+
+    import pypdf
+
+    from printing.coverage_report import render_report
+    from resources.fonts import font_path
+    from workstation.services import site
+
+    ws = pharmacy.ws
+    site.set_pharmacy_name(ws.uow, pharmacy.admin, "示范药房")
+    ws.coverage.import_hours(pharmacy.lead, HOURS.encode(), "hours.csv")
+    ws.coverage.import_roster(pharmacy.lead, ROSTER.encode(), "roster.csv")
+    ws.coverage.note_gap(pharmacy.lead, MONDAY + timedelta(hours=20), MONDAY + timedelta(hours=22), "晚班药师病假")
+    report = CoverageService(ws.uow, time_zone="Asia/Shanghai", clock=Clock(MONDAY + timedelta(days=1))) \
+        .month_report(pharmacy.lead, 2026, 12)
+    planned = [g for g in report.gaps if g.kind == "planned"]
+    assert [(g.start, g.reason) for g in planned if g.start.day == 7] == [(MONDAY + timedelta(hours=20), "晚班药师病假")]
+    assert report.coverage.business_seconds == 2 * 14 * 3600  # Tue 1st and Mon 7th: the rest is not yet lived
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(
+        render_report(report, font_path=font_path()))).pages).replace("\n", "")
+    for field in ("药师在岗覆盖月报 2026年12月", "示范药房", "在岗覆盖率", "0.0%", "晚班药师病假", "周主任", report.sha256):
+        assert field in text, field
+    with ws.uow() as uow:
+        signed = json.loads(uow.session.scalars(select(orm.AuditEvent.details).where(
+            orm.AuditEvent.action == "coverage.report_signed_off")).one())
+    assert signed["sha256"] == report.sha256 == hashlib.sha256(
+        __import__("workstation.domain.canonical", fromlist=["jcs"]).jcs(report.content())).hexdigest()
+
+    code, out, err = cli("coverage-report", "--month", "2026-12", "--as", "PH0002", "--out", str(tmp_path / "r.pdf"))
+    assert code == 0 and (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF"), err
+    code, _, err = cli("coverage-report", "--month", "2026-13", "--as", "PH0002")
+    assert code == 2 and "YYYY-MM" in err

@@ -17,7 +17,7 @@ import time
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
-from printing.labels import FONT, SIZES, LabelJob, _register, labels_of, render
+from printing.labels import FONT, SIZES, LabelJob, register_font, labels_of, render
 from printing.samples import sample_jobs
 from resources.fonts import font_path
 
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="60x40")
     args = parser.parse_args()
     path = font_path()
-    _register(str(path))
+    register_font(str(path))
     jobs = jobs_for(args.count)
     n = len(labels_of(jobs))
     render(jobs[:3], args.size, font_path=path)  # warm up: font tables, glyph widths

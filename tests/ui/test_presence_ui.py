@@ -112,6 +112,19 @@ def test_the_leads_dashboard_shows_today_and_the_timeline(qtbot: Any, demo_ws: t
     dashboard.resize(1200, 700)
     dashboard.grab().save(str(tmp_path / "dashboard.png"))
 
+    assert dashboard.report_button.isVisible()  # the month's report, signed off by the lead
+    dashboard.monthly_report()
+    qtbot.waitUntil(lambda: getattr(dashboard, "report_preview", None) is not None
+                    and dashboard.report_preview.isVisible(), timeout=20_000)
+    assert len(dashboard.report_preview.images) >= 1
+    from sqlalchemy import select
+
+    from workstation.adapters.db import orm
+
+    with ws.uow() as uow:
+        assert uow.session.scalars(select(orm.AuditEvent.actor).where(
+            orm.AuditEvent.action == "coverage.report_signed_off")).all() == [f"pharmacist:{LEAD}"]
+
 
 def test_the_roster_editor_shows_the_week_and_records_why_each_change_was_made(
         qtbot: Any, demo_ws: tuple[Workstation, str], monkeypatch: Any, shown_messages: list[str]) -> None:

@@ -24,6 +24,7 @@ from workstation.adapters.db import orm
 from workstation.adapters.db.types import utcnow
 from workstation.adapters.db.uow import UnitOfWork
 from workstation.domain.accounts import Action, Principal, require
+from workstation.domain.canonical import jcs
 from workstation.domain.coverage import (
     REVIEWING_ROLES,
     BusinessCalendar,
@@ -40,6 +41,7 @@ from workstation.domain.local_time import shown
 from workstation.domain.roster import RosterImportError, parse_hours_csv, parse_roster_csv
 from workstation.domain.special_drugs import CsvRowError, in_file_order
 from workstation.services import audit
+from workstation.services.site import PHARMACY_NAME
 
 PRESENCE_STATES = frozenset({"reviewing", "idle", "locked"})
 HEARTBEAT_SECONDS = 15
@@ -83,6 +85,42 @@ class RosterEntry:
     start: datetime
     end: datetime
     role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportGap:
+    kind: str  # "planned" (nobody rostered) or "actual" (nobody on duty)
+    start: datetime
+    end: datetime
+    reason: str | None  # as the lead recorded it; None: not yet explained
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReport:
+    """The monthly coverage report for inspections (在岗覆盖月报)."""
+
+    month: date  # its first day
+    pharmacy: str
+    zone: str
+    coverage: Coverage
+    gaps: tuple[ReportGap, ...]
+    signed_by: str  # the lead's name and licence
+    signed_at: datetime
+
+    def content(self) -> dict[str, object]:
+        """What the sign-off covers (its SHA-256 is in the audit trail and printed on the report)."""
+        return {"month": self.month.isoformat()[:7], "pharmacy": self.pharmacy, "coverage": self.coverage.as_json(),
+                "gaps": [{"kind": g.kind, "start": g.start.isoformat(), "end": g.end.isoformat(),
+                          "reason": g.reason} for g in self.gaps],
+                "signed_by": self.signed_by, "signed_at": self.signed_at.isoformat()}
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(jcs(self.content())).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,6 +538,60 @@ class CoverageService:
     def _names(self) -> dict[str, str]:
         with self._uow() as uow:
             return dict(uow.session.execute(select(orm.Pharmacist.licence, orm.Pharmacist.name)).all())
+
+    # -- the monthly report
+
+    def note_gap(self, principal: Principal, start: datetime, end: datetime, reason: str) -> int:
+        """Record why a gap happened (shown beside every gap it overlaps in the report); audited."""
+        require(principal, Action.MANAGE_ROSTER)
+        if end <= start:
+            raise DomainError("缺口的结束时间须晚于开始时间 / a gap must end after it starts")
+        now = self._clock()
+        with self._uow() as uow:
+            row = orm.CoverageGapNote(starts_at=start, ends_at=end, reason=_reason(reason),
+                                      noted_by=principal.actor[:128], noted_at=now)
+            uow.session.add(row)
+            uow.session.flush()
+            audit.record(uow, actor=principal.actor, action="coverage.gap_noted", subject=f"coverage_gap_note:{row.id}",
+                         details={"start": start.isoformat(), "end": end.isoformat(), "reason": row.reason}, at=now)
+            uow.commit()
+            return row.id
+
+    def month_report(self, principal: Principal, year: int, month: int) -> MonthReport:
+        """The month's coverage with every gap and its recorded reason, signed off by ``principal`` (a lead):
+        the sign-off is audited with the report's SHA-256 (``coverage.report_signed_off``)."""
+        require(principal, Action.MANAGE_ROSTER)
+        zone = ZoneInfo(self._tz)
+        first = date(year, month, 1)
+        start = datetime.combine(first, time(0), zone)
+        end = datetime.combine((first + timedelta(days=32)).replace(day=1), time(0), zone)
+        now = self._clock()
+        until = min(end, max(now, start + timedelta(seconds=1)))  # the future has no actual gaps yet
+        actual = coverage(self.calendar(), self.shifts(start, until), self.presence(start, until), start, until)
+        planned = coverage(self.calendar(), self.shifts(start, end), {}, start, end).planned_gaps
+        with self._uow() as uow:
+            notes = uow.session.execute(select(orm.CoverageGapNote.starts_at, orm.CoverageGapNote.ends_at,
+                                               orm.CoverageGapNote.reason)
+                                        .where(orm.CoverageGapNote.starts_at < end, orm.CoverageGapNote.ends_at > start)
+                                        .order_by(orm.CoverageGapNote.starts_at)).all()
+            pharmacy = uow.session.scalar(select(orm.SiteSetting.value).where(orm.SiteSetting.key == PHARMACY_NAME))
+
+        def reason(gap: Interval) -> str | None:
+            found = [r for a, b, r in notes if a < gap.end and b > gap.start]
+            return "；".join(dict.fromkeys(found)) or None
+
+        gaps = sorted([ReportGap("planned", g.start, g.end, reason(g)) for g in planned]
+                      + [ReportGap("actual", g.start, g.end, reason(g)) for g in actual.actual_gaps],
+                      key=lambda g: (g.start, g.kind))
+        report = MonthReport(first, pharmacy or "", self._tz, actual, tuple(gaps),
+                             f"{principal.name}（{principal.licence or principal.actor}）", now)
+        with self._uow() as uow:
+            audit.record(uow, actor=principal.actor, action="coverage.report_signed_off",
+                         subject=f"coverage_report:{first.isoformat()[:7]}",
+                         details={"sha256": report.sha256, "coverage_pct": actual.coverage_pct, "gaps": len(gaps),
+                                  "unexplained": sum(1 for g in gaps if g.reason is None)}, at=now)
+            uow.commit()
+        return report
 
     # -- coverage
 

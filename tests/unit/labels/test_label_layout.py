@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from printing.labels import SIZES, ItemLabel, LabelDoesNotFit, LabelJob, _register, render, text_width, wrap
+from printing.labels import SIZES, ItemLabel, LabelDoesNotFit, LabelJob, register_font, render, text_width, wrap
 from resources.fonts import font_path
 
 
 @pytest.fixture(autouse=True, scope="module")
 def font() -> None:
-    _register(str(font_path()))
+    register_font(str(font_path()))
 
 
 def job(**item: object) -> LabelJob:

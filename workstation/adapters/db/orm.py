@@ -549,3 +549,16 @@ class Presence(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CoverageGapNote(Base):
+    """Why a coverage gap happened (缺口原因), as the lead recorded it for the monthly report."""
+
+    __tablename__ = "coverage_gap_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    noted_by: Mapped[str] = mapped_column(String(128))
+    noted_at: Mapped[datetime] = mapped_column(UtcDateTime)
