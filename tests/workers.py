@@ -58,3 +58,63 @@ def send_until_killed(db_url: str, receiver_url: str, ca_pem: str, lease_seconds
         backoff_seconds=0.0, max_attempts=1000, lease_seconds=lease_seconds), lambda: anchors)
     while True:
         sender.run_once(limit=5)
+
+
+def claim_timed(url: str, pharmacist_id: int, licence: str, out: str, go: object) -> None:
+    """``claim_until_empty`` started together with the others on ``go``; writes count, start and end."""
+    import time
+
+    os.environ.setdefault("RXWS_CONFIG_DIR", os.path.dirname(out))
+    from workstation.adapters.db.engine import make_engine
+    from workstation.adapters.db.uow import UnitOfWork, session_factory
+    from workstation.domain.accounts import Principal, Role
+    from workstation.services.claims import ClaimService, QueueEmpty
+
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    claims = ClaimService(lambda: UnitOfWork(factory))
+    me = Principal(name=licence, roles=frozenset({Role.PHARMACIST}), pharmacist_id=pharmacist_id, licence=licence)
+    with engine.connect():
+        pass  # connected before the start
+    go.wait()  # type: ignore[attr-defined]
+    start, count = time.perf_counter(), 0
+    while True:
+        try:
+            claims.claim(me)
+            count += 1
+        except QueueEmpty:
+            break
+    end = time.perf_counter()
+    engine.dispose()
+    with open(out, "w", encoding="ascii") as f:
+        f.write(f"{count} {start} {end}")
+
+
+def bare_claims_timed(dsn: str, pharmacist_id: int, out: str, go: object) -> None:
+    """The floor: SELECT … FOR UPDATE SKIP LOCKED and an INSERT, one transaction per claim, nothing else."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        go.wait()  # type: ignore[attr-defined]
+        start, count = time.perf_counter(), 0
+        while True:
+            with conn.transaction():
+                row = conn.execute(
+                    "SELECT p.id FROM prescription p WHERE p.status = 'received' AND NOT EXISTS "
+                    "(SELECT 1 FROM claim c WHERE c.prescription_id = p.id) ORDER BY p.received_at, p.id "
+                    "LIMIT 1 FOR UPDATE OF p SKIP LOCKED").fetchone()
+                if row is None:
+                    break
+                now = datetime.now(UTC)
+                # A claim committed after this statement's snapshot looks free: the conflict says so; go on.
+                taken = conn.execute(
+                    "INSERT INTO claim (prescription_id, pharmacist_id, claimed_at, expires_at) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (prescription_id) DO NOTHING RETURNING prescription_id",
+                    (row[0], pharmacist_id, now, now + timedelta(minutes=10))).fetchone()
+                count += taken is not None
+        end = time.perf_counter()
+    with open(out, "w", encoding="ascii") as f:
+        f.write(f"{count} {start} {end}")
