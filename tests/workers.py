@@ -118,3 +118,54 @@ def bare_claims_timed(dsn: str, pharmacist_id: int, out: str, go: object) -> Non
         end = time.perf_counter()
     with open(out, "w", encoding="ascii") as f:
         f.write(f"{count} {start} {end}")
+
+
+def shift_worker(env: dict[str, str], licence: str, password: str, out: str, stop_path: str) -> None:
+    """A workstation through a shift: present by heartbeat, woken by queue notifications only (no polling),
+    claims and decides until the queue is empty, then waits for the next notification."""
+    import threading
+    import time
+    from pathlib import Path
+
+    os.environ.update(env)
+    from workstation.adapters.db.listen import QueueListener
+    from workstation.bootstrap import open_workstation
+    from workstation.services.claims import ClaimError, QueueEmpty
+    from workstation.settings import load_settings
+
+    ws = open_workstation(load_settings())
+    me = ws.accounts.authenticate(licence, password, where="shift test")
+    here = f"shift-{licence}"
+    woken = threading.Event()
+    listener = QueueListener(ws.engine, woken.set).start()
+    listener.wait_ready()
+    ws.coverage.beat(me, here, "reviewing")
+    Path(out + ".ready").touch()  # listening, and present
+    decided, missed, last_beat = [], 0, time.monotonic()
+    stop = Path(stop_path)
+    try:
+        by_timeout = False
+        while not stop.exists():
+            if time.monotonic() - last_beat > 2:
+                ws.coverage.beat(me, here, "reviewing")
+                last_beat = time.monotonic()
+            try:
+                claim = ws.claims.claim(me)
+            except QueueEmpty:
+                by_timeout = not woken.wait(timeout=20)  # a long wait: waking by time, not by news, would be a loss
+                woken.clear()
+                continue
+            except ClaimError:
+                continue
+            if by_timeout:
+                missed += 1  # there was work, and no notification told us
+            by_timeout = False
+            code = "other" if claim.prescription_id % 2 else "incomplete"
+            ws.decisions.reject(me, claim.number, code=code, comment="shift test")
+            decided.append(claim.number)
+    finally:
+        ws.coverage.leave(here)
+        listener.stop()
+        ws.close()
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(f"{missed}\n" + "\n".join(decided))
