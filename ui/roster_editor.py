@@ -114,8 +114,10 @@ class RosterEditor(QDialog):
         self.edit_button = QPushButton(self.tr("&Edit…"), self)
         self.swap_button = QPushButton(self.tr("S&wap two…"), self)
         self.remove_button = QPushButton(self.tr("&Remove…"), self)
+        self.copy_button = QPushButton(self.tr("&Copy this week to the next…"), self)
+        self.copy_button.setToolTip(self.tr("Use this week as the template of the next one"))
         for b, slot in ((self.add_button, self.add), (self.edit_button, self.edit), (self.swap_button, self.swap),
-                        (self.remove_button, self.remove)):
+                        (self.remove_button, self.remove), (self.copy_button, self.copy_week)):
             b.clicked.connect(slot)
             b.setVisible(self.editable)
             buttons.addWidget(b)
@@ -236,6 +238,13 @@ class RosterEditor(QDialog):
         ws, principal = self.ctx.ws, self.ctx.principal
         assert principal is not None
         self._run(lambda: ws.coverage.swap_shifts(principal, ids[0], ids[1], reason=reason))
+
+    def copy_week(self) -> None:
+        if (reason := self._reason()) is None:
+            return
+        ws, principal, week = self.ctx.ws, self.ctx.principal, self.monday
+        assert principal is not None
+        self._run(lambda: ws.coverage.copy_week(principal, week, week + timedelta(days=7), reason=reason))
 
     def remove(self) -> None:
         ids = self._selected_ids()

@@ -1405,6 +1405,14 @@
         <translation>删除(&amp;R)…</translation>
     </message>
     <message>
+        <source>&amp;Copy this week to the next…</source>
+        <translation>复制本周到下一周(&amp;C)…</translation>
+    </message>
+    <message>
+        <source>Use this week as the template of the next one</source>
+        <translation>以本周排班作为下一周的模板</translation>
+    </message>
+    <message>
         <source>Close</source>
         <translation>关闭</translation>
     </message>

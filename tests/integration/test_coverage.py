@@ -219,3 +219,17 @@ def test_the_monthly_report_lists_every_gap_with_its_reason_and_the_leads_sign_o
     assert code == 0 and (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF"), err
     code, _, err = cli("coverage-report", "--month", "2026-13", "--as", "PH0002")
     assert code == 2 and "YYYY-MM" in err
+
+
+def test_a_planned_week_is_the_template_of_the_next(pharmacy: Pharmacy) -> None:
+    c = pharmacy.ws.coverage
+    c.import_roster(pharmacy.lead, ROSTER.encode(), "roster.csv")
+    assert c.copy_week(pharmacy.lead, MONDAY.date(), (MONDAY + timedelta(days=7)).date(), reason="同上周") == 2
+    nxt = c.entries(pharmacy.lead, MONDAY + timedelta(days=7), MONDAY + timedelta(days=14))
+    assert [(e.licence, e.start) for e in nxt] == [("PH0001", MONDAY + timedelta(days=7, hours=8)),
+                                                   ("PH0002", MONDAY + timedelta(days=7, hours=14))]
+    with pytest.raises(Exception, match="overlaps"):  # copied once: a second copy would double the shifts
+        c.copy_week(pharmacy.lead, MONDAY.date(), (MONDAY + timedelta(days=9)).date(), reason="again")
+    with pytest.raises(Exception, match="no shifts"):
+        c.copy_week(pharmacy.lead, (MONDAY + timedelta(days=21)).date(), (MONDAY + timedelta(days=28)).date(), reason="x")
+    assert len(c.entries(pharmacy.lead, MONDAY, MONDAY + timedelta(days=28))) == 4

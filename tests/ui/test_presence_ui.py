@@ -164,6 +164,11 @@ def test_the_roster_editor_shows_the_week_and_records_why_each_change_was_made(
         swapped = uow.session.scalars(select(orm.AuditEvent.details).where(
             orm.AuditEvent.action == "roster.shifts_swapped")).one()
     assert "李药师下午请假" in swapped and str(first) in swapped
+    editor.loaded = False
+    editor.copy_week()  # this week, the template of the next
+    qtbot.waitUntil(lambda: editor.loaded, timeout=20_000)
+    assert len(ws.coverage.entries(lead, at + timedelta(days=7 - today.weekday()),
+                                   at + timedelta(days=14 - today.weekday()))) == 2
     window.close()
 
     mine = make_window(qtbot, ws, PHARMACIST)  # a pharmacist sees their own shifts, read-only

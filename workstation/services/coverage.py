@@ -295,6 +295,38 @@ class CoverageService:
                                   "reason": _reason(reason)}, at=self._clock())
             uow.commit()
 
+    def copy_week(self, principal: Principal, week: date, to: date, *, reason: str) -> int:
+        """Use a planned week as the template of another (周排班模板): its shifts, moved by whole weeks, are
+        added to the week of ``to``; any clash with a shift already there refuses the whole copy."""
+        require(principal, Action.MANAGE_ROSTER)
+        zone = ZoneInfo(self._tz)
+        monday = week - timedelta(days=week.weekday())
+        target = to - timedelta(days=to.weekday())
+        if target == monday:
+            raise DomainError("模板周与目标周相同 / the template week and the target week are the same")
+        offset = timedelta(days=(target - monday).days)
+        start = datetime.combine(monday, time(0), zone)
+        now = self._clock()
+        why = _reason(reason)
+        with self._uow() as uow:
+            template = uow.session.scalars(select(orm.RosterShift).where(
+                orm.RosterShift.starts_at >= start, orm.RosterShift.starts_at < start + timedelta(days=7))
+                .order_by(orm.RosterShift.starts_at)).all()
+            if not template:
+                raise DomainError(f"{monday.isoformat()} 这一周没有班次可作模板 / the week of {monday.isoformat()} has no "
+                                  "shifts to copy")
+            for shift in template:
+                self._check_free(uow, shift.pharmacist_id, shift.starts_at + offset, shift.ends_at + offset, None)
+            for shift in template:
+                uow.session.add(orm.RosterShift(pharmacist_id=shift.pharmacist_id, starts_at=shift.starts_at + offset,
+                                                ends_at=shift.ends_at + offset, role=shift.role, created_at=now,
+                                                created_by=principal.actor[:128]))
+            audit.record(uow, actor=principal.actor, action="roster.week_copied", subject=f"roster:{target.isoformat()}",
+                         details={"template_week": monday.isoformat(), "week": target.isoformat(),
+                                  "shifts": len(template), "reason": why}, at=now)
+            uow.commit()
+        return len(template)
+
     @staticmethod
     def _pharmacist(uow: UnitOfWork, licence: str | None) -> orm.Pharmacist:
         row = uow.session.scalars(select(orm.Pharmacist).where(orm.Pharmacist.licence == (licence or "").strip())).first()
