@@ -31,10 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.domain.accounts import Action, Role
+from workstation.domain.coverage import Interval
 from workstation.domain.errors import DomainError
 
 from ui import messages
 from ui.context import AppContext
+from ui.dashboard import ROSTER, Timeline
 
 
 class ShiftDialog(QDialog):
@@ -108,7 +110,15 @@ class RosterEditor(QDialog):
         self.table.setSelectionMode(QTableWidget.SelectionMode.ExtendedSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.cellDoubleClicked.connect(lambda r, c: self.edit())
+        self.table.currentCellChanged.connect(lambda r, c, _r, _c: self._show_day(c))
         layout.addWidget(self.table, 1)
+        # The selected day as a timeline: each pharmacist's shifts as bars over the 24 hours.
+        self.day_title = QLabel(self)
+        self.day_title.setObjectName("roster-day")
+        layout.addWidget(self.day_title)
+        self.day = Timeline(self)
+        self.day.setObjectName("roster-day-timeline")
+        layout.addWidget(self.day)
         buttons = QHBoxLayout()
         self.add_button = QPushButton(self.tr("&Add…"), self)
         self.edit_button = QPushButton(self.tr("&Edit…"), self)
@@ -177,7 +187,22 @@ class RosterEditor(QDialog):
             item.setData(Qt.ItemDataRole.UserRole, [*ids, e.id])
             self.table.setItem(r, column, item)
         self.table.resizeRowsToContents()
+        self._show_day(max(self.table.currentColumn(), 0) if self.table.currentColumn() >= 0
+                       else min(max((datetime.now(self.zone).date() - self.monday).days, 0), 6))
         self.loaded = True
+
+    def _show_day(self, column: int) -> None:
+        if column < 0 or not hasattr(self, "licences"):
+            return
+        day = self.monday + timedelta(days=column)
+        start = datetime.combine(day, time(0), self.zone)
+        names = {e.licence: e.name for e in self.entries}
+        bands = [(f"{names.get(x, '')} {x}".strip(),
+                  [Interval(e.start, e.end) for e in self.entries if e.licence == x], ROSTER) for x in self.licences]
+        self.day_title.setText(self.tr("Day: %1").replace("%1", day.isoformat()))
+        self.day.setMinimumHeight(40 + 30 * len(bands))
+        self.day.show_period(start, start + timedelta(days=1), bands, [], [],
+                             [(start + timedelta(hours=h), f"{h:02d}") for h in range(0, 24, 2)])
 
     # -- editing
 

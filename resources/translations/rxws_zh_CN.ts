@@ -1417,6 +1417,10 @@
         <translation>关闭</translation>
     </message>
     <message>
+        <source>Day: %1</source>
+        <translation>当日：%1</translation>
+    </message>
+    <message>
         <source>Why?</source>
         <translation>原因</translation>
     </message>
