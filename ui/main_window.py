@@ -7,7 +7,6 @@ database work goes through the task runner; the window only arranges what the se
 
 from __future__ import annotations
 
-import getpass
 import socket
 import uuid
 from collections.abc import Callable
