@@ -165,11 +165,12 @@ class LabelService:
 
     # -- printing
 
-    def job(self, principal: Principal, number_: str, *, reprint: bool = False) -> LabelJob:
-        """The labels of an approved, verified prescription (nothing is audited: see :meth:`print`)."""
+    def job(self, principal: Principal, number_: str, *, reprint: bool = False,
+            context: tuple[tuple[x509.Certificate, ...], Reviewer] | None = None) -> LabelJob:
+        """The labels of an approved, verified prescription (nothing is audited: see :meth:`print`).
+        ``context``: the trust anchors and reviewer, when a batch has loaded them once for all its prescriptions."""
         require(principal, Action.PRINT_LABELS)
-        anchors = self._anchors()
-        reviewer = self._reviewer()
+        anchors, reviewer = context or (self._anchors(), self._reviewer())
         with self._uow() as uow:
             try:
                 row = current_version(uow, number_)
@@ -294,11 +295,12 @@ class LabelService:
         each printed one is audited as a print of its own."""
         jobs: list[LabelJob] = []
         refused: list[tuple[str, str]] = []
+        context = (self._anchors(), self._reviewer())  # once: each costs file reads and queries
         for index, number_ in enumerate(numbers):
             if not go_on(index, len(numbers)):
                 return BatchPrint(None, (), tuple(refused), 0, True)
             try:
-                jobs.append(self.job(principal, number_))
+                jobs.append(self.job(principal, number_, context=context))
             except LabelRefused as exc:
                 refused.append((number_, str(exc)))
                 self._audit(principal, number_, "label.refused", {"reason": str(exc), "size": size, "batch": True})
