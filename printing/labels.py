@@ -125,15 +125,20 @@ def wrap(text: str, size: float, width: float) -> list[str]:
     line and opening brackets (（《…) do not end one, wherever the line leaves room for that.
     """
     lines: list[str] = []
+    space = text_width(" ", size)
     for paragraph in text.split("\n"):
         line: list[str] = []
+        used = 0.0  # the width of ``line``, kept as it grows (measuring the whole line per token was quadratic)
         for token in _TOKEN.findall(paragraph):
             if token.isspace():
                 if line:
                     line.append(" ")
+                    used += space
                 continue
-            if text_width("".join(line) + token, size) <= width:
+            w = text_width(token, size)
+            if used + w <= width:
                 line.append(token)
+                used += w
                 continue
             # The line is full. What moves down with the token: the pieces it must not be parted from.
             carry = [token]
@@ -141,21 +146,21 @@ def wrap(text: str, size: float, width: float) -> list[str]:
                 carry.insert(0, line.pop())
             carry = [t for t in carry if not t.isspace()]
             moved = "".join(carry)
-            if not line or text_width(moved, size) > width:
+            moved_w = text_width(moved, size)
+            if not line or moved_w > width:
                 # Nothing can stay behind, or the group is wider than a line: break it where it must.
                 if line:
                     lines.append("".join(line).rstrip())
-                line = []
                 while text_width(moved, size) > width:
                     cut = 1
                     while cut < len(moved) and text_width(moved[:cut + 1], size) <= width:
                         cut += 1
                     lines.append(moved[:cut])
                     moved = moved[cut:]
-                line = [moved] if moved else []
+                line, used = ([moved], text_width(moved, size)) if moved else ([], 0.0)
                 continue
             lines.append("".join(line).rstrip())
-            line = carry
+            line, used = carry, moved_w
         if line or not lines:
             lines.append("".join(line).rstrip())
     return lines
