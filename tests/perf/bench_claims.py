@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import secrets
 import sys
 import tempfile
 import uuid
@@ -79,7 +80,7 @@ def main() -> None:
             uow = lambda: UnitOfWork(factory)  # noqa: E731
             accounts = AccountService(uow)
             people = [accounts.add(Principal.system("bench"), name=f"药师{n}", licence=f"BENCH{n:02d}",
-                                   roles=frozenset({Role.PHARMACIST}), password="Bench-Claims-2026")
+                                   roles=frozenset({Role.PHARMACIST}), password=secrets.token_urlsafe(16))
                       for n in range(WORKSTATIONS)]
             for report in IntakeService(uow).ingest_many((raw, f"bench:{i}") for i, raw in
                                                          enumerate(generate(args.count, seed=5))):
